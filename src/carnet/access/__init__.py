@@ -1,0 +1,1 @@
+"""Users, roles, permissions, purposes, API tokens and web sessions."""

@@ -1,0 +1,81 @@
+"""Roles, permissions and purposes: which role may do what, and for which declared purpose."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from carnet.kit.actor import Actor
+from carnet.kit.errors import Forbidden
+
+
+class Role(StrEnum):
+    """The roles of DESIGN.md §1; every user has exactly one."""
+
+    ADMIN = "admin"
+    REGISTRAR = "registrar"
+    PROGRAM_OFFICER = "program_officer"
+    AGENT = "agent"
+    AUDITOR = "auditor"
+    MERCHANT = "merchant"
+    CITIZEN = "citizen"
+
+
+class Permission(StrEnum):
+    """What a route or command needs."""
+
+    PERSONS_READ = "persons:read"
+    PERSONS_WRITE = "persons:write"
+    HOUSEHOLDS_READ = "households:read"
+    HOUSEHOLDS_WRITE = "households:write"
+    IMPORTS_RUN = "imports:run"
+    IMPORTS_READ = "imports:read"
+    ATTRIBUTES_READ = "attributes:read"
+    USERS_MANAGE = "users:manage"
+    SELF_READ = "self:read"
+
+
+class Purpose(StrEnum):
+    """Why personal data is read; recorded in every access record and shown to the person."""
+
+    REGISTRATION = "registration"
+    DATA_SUBJECT_ACCESS = "data_subject_access"
+    DATA_SUBJECT_REQUEST = "data_subject_request"
+    ACCOUNT_ADMINISTRATION = "account_administration"
+    OVERSIGHT = "oversight"
+    NONE = "none"
+
+
+# Least privilege: the admin manages accounts but reads nobody's record.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset({Permission.USERS_MANAGE, Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ}),
+    Role.REGISTRAR: frozenset(
+        {
+            Permission.PERSONS_READ,
+            Permission.PERSONS_WRITE,
+            Permission.HOUSEHOLDS_READ,
+            Permission.HOUSEHOLDS_WRITE,
+            Permission.IMPORTS_RUN,
+            Permission.IMPORTS_READ,
+            Permission.ATTRIBUTES_READ,
+        }
+    ),
+    Role.PROGRAM_OFFICER: frozenset({Permission.ATTRIBUTES_READ}),
+    Role.AGENT: frozenset(),
+    Role.AUDITOR: frozenset({Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ}),
+    Role.MERCHANT: frozenset(),
+    Role.CITIZEN: frozenset({Permission.SELF_READ}),
+}
+
+
+def has_permission(role: str, permission: Permission) -> bool:
+    """Whether `role` grants `permission`."""
+    try:
+        return permission in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False
+
+
+def require_permission(actor: Actor, permission: Permission) -> None:
+    """Raise 403 unless the actor's role grants `permission`."""
+    if not has_permission(actor.role, permission):
+        raise Forbidden(f"the role '{actor.role}' may not {permission.value}", code="permission_denied")

@@ -1,0 +1,43 @@
+"""The access record table: append-only, ordered by its sequence number for the Merkle log."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Index, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from carnet.db.base import Base, BigIntPK, JSONDoc, UTCDateTime
+
+
+class AccessRecord(Base):
+    """One access to personal data: a person's record, or a whole cohort in one bulk operation.
+
+    Rows are never updated or deleted; `seq` is the leaf order of the audit Merkle tree.
+    """
+
+    __tablename__ = "access_records"
+
+    seq: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    actor_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    actor_role: Mapped[str] = mapped_column(String(24))
+    actor_office: Mapped[str | None] = mapped_column(String(120))
+    purpose: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(16))
+    subject_type: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    fields: Mapped[list] = mapped_column(JSONDoc)
+    # For a bulk operation: what the cohort is (e.g. "import:<id>"), its size and a SHA-256 over
+    # its sorted member ids, so that one entry commits to millions of subjects.
+    cohort_ref: Mapped[str | None] = mapped_column(String(80), index=True)
+    cohort_size: Mapped[int | None] = mapped_column(Integer)
+    cohort_digest: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("ix_access_records_subject", "subject_id", "seq"),
+        CheckConstraint("action IN ('read', 'create', 'update', 'import')", name="action"),
+        CheckConstraint("subject_type IN ('person', 'household', 'cohort')", name="subject_type"),
+    )

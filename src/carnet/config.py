@@ -1,0 +1,42 @@
+"""Settings: the only module that reads the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob Carnet has, read from CARNET_* environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CARNET_", env_file=None, extra="ignore")
+
+    data_dir: Path = Field(default=Path("./carnet-data"), description="where the embedded store lives")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default is a SQLite file in data_dir; postgresql+psycopg://... for production",
+    )
+    language: str = Field(default="en", description="language of CLI output: en or es")
+    attribute_dictionary: Path | None = Field(
+        default=None, description="attribute dictionary YAML; default is the one shipped with Carnet"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    session_days: int = Field(default=1, description="lifetime of a web session cookie")
+    import_batch_size: int = Field(default=10_000, ge=100, le=200_000)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'carnet.db').resolve()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read once)."""
+    return Settings()

@@ -1,0 +1,8 @@
+"""Imports every domain's tables so that Base.metadata is complete (for Alembic and tests)."""
+
+from carnet.access import models as access_models
+from carnet.audit import models as audit_models
+from carnet.db.base import Base
+from carnet.registry import models as registry_models
+
+__all__ = ["Base", "access_models", "audit_models", "registry_models"]

@@ -1,0 +1,1 @@
+"""Building blocks with no domain knowledge: errors, ids, clock, canonical encoding."""

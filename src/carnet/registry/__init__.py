@@ -1,0 +1,1 @@
+"""The registry: persons, households, regions, the attribute dictionary, bulk import."""
