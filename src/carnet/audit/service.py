@@ -50,11 +50,18 @@ def record_cohort_access(
     fields: Sequence[str],
     now: datetime,
 ) -> AccessRecord:
-    """One record that commits to a whole cohort (ids sorted and hashed), for bulk operations."""
+    """One record that commits to a whole cohort: SHA-256 over its member ids in ascending order.
+
+    The ids must arrive sorted (the database sorts millions of them without holding them in memory).
+    """
     digest = hashlib.sha256()
     size = 0
-    for member in sorted(member_ids):
+    previous: uuid.UUID | None = None
+    for member in member_ids:
+        if previous is not None and member <= previous:
+            raise ValueError("cohort member ids must be unique and in ascending order")
         digest.update(member.bytes)
+        previous = member
         size += 1
     record = AccessRecord(
         **_actor_columns(actor, now),

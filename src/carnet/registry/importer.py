@@ -1,0 +1,326 @@
+"""Bulk import of census and survey files (CSV, XLSX): stream, check every row, keep the good ones.
+
+Memory stays flat: rows are read one at a time, written in batches, and rejects go straight to disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from carnet.audit.service import record_cohort_access
+from carnet.kit.actor import Actor
+from carnet.kit.errors import AppError, FieldError, ProhibitedAttribute, ValidationFailed
+from carnet.kit.ids import uuid7
+from carnet.registry.bulk import PersonBatchWriter
+from carnet.registry.dictionary import AttributeDictionary
+from carnet.registry.models import ImportRun, Person
+from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
+from carnet.registry.service import current_dictionary, region_index
+from carnet.registry.validation import CORE_COLUMNS, REQUIRED_COLUMNS, PersonDraft, validate_person
+
+REJECT_SAMPLE_SIZE = 50
+FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How a file's column headings map to registry fields, and which columns to leave out."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    ignore: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_yaml(cls, text: str, *, source: str) -> ColumnMapping:
+        """A mapping from YAML: `columns: {heading: field}` and `ignore: [heading, ...]`."""
+        try:
+            document = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ValidationFailed(
+                f"{source}: not valid YAML", [FieldError("(file)", "invalid_yaml", str(exc))], code="invalid_mapping"
+            ) from exc
+        if not isinstance(document, dict) or set(document) - {"columns", "ignore"}:
+            raise ValidationFailed(
+                f"{source}: a mapping has only `columns` and `ignore`",
+                [FieldError("(file)", "invalid_mapping", "expected keys columns and ignore")],
+                code="invalid_mapping",
+            )
+        columns = {str(k).strip(): str(v).strip() for k, v in (document.get("columns") or {}).items()}
+        return cls(columns=columns, ignore=frozenset(str(c).strip() for c in document.get("ignore") or []))
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file wrapper that counts the bytes read, for the progress bar."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self.raw.readinto(buffer)
+        self.count += n or 0
+        return n
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _csv_rows(path: Path, progress: Callable[[int, int], None] | None) -> Iterator[tuple[list[str], Iterator]]:
+    total = path.stat().st_size
+    with path.open("rb") as raw:
+        counter = _CountingReader(raw)
+        text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding="utf-8-sig", newline="")
+        first = text.readline()
+        if not first.strip():
+            raise ValidationFailed(
+                "the file is empty", [FieldError("(file)", "empty_file", "no header row")], code="empty_file"
+            )
+        # Spreadsheets saved in Spanish locales use ';' as the separator.
+        delimiter = max(",;\t", key=first.count)
+        reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
+        header = next(reader)
+
+        def rows() -> Iterator[tuple[int, list[str], int, int]]:
+            try:
+                for number, row in enumerate(reader, start=2):
+                    yield number, row, counter.count, total
+            except UnicodeDecodeError as exc:
+                raise AppError(
+                    f"{path.name}: the file is not UTF-8 text (byte {exc.start} of a block); save it as UTF-8 CSV",
+                    code="invalid_encoding",
+                ) from exc
+
+        yield header, rows()
+
+
+def _xlsx_rows(path: Path) -> Iterator[tuple[list[str], Iterator]]:
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        total = sheet.max_row or 0
+        values = sheet.iter_rows(values_only=True)
+        header_row = next(values, None)
+        if header_row is None:
+            raise ValidationFailed("the workbook is empty", [FieldError("(file)", "empty_file", "no header row")],
+                                   code="empty_file")
+        header = ["" if v is None else str(v) for v in header_row]
+
+        def rows() -> Iterator[tuple[int, list[str], int, int]]:
+            for number, row in enumerate(values, start=2):
+                cells = ["" if v is None else (v.isoformat()[:10] if isinstance(v, datetime | date) else str(v))
+                         for v in row]
+                yield number, cells, number, total
+
+        yield header, rows()
+    finally:
+        workbook.close()
+
+
+def resolve_columns(header: list[str], mapping: ColumnMapping, dictionary: AttributeDictionary) -> list[str | None]:
+    """The registry field of each column (None for an ignored one); refuses prohibited and unknown ones."""
+    targets: list[str | None] = []
+    unknown: list[FieldError] = []
+    for heading in (h.strip() for h in header):
+        if heading in mapping.ignore or (not heading and heading not in mapping.columns):
+            targets.append(None)
+            continue
+        target = mapping.columns.get(heading, heading)
+        for name in {heading, target}:
+            category = prohibited_category(name)
+            if category is not None:
+                raise ProhibitedAttribute(name, CATEGORY_LABELS[category], f"column '{heading}'")
+        if target not in CORE_COLUMNS and target not in dictionary.attributes:
+            unknown.append(FieldError(heading, "undeclared_column", f"'{target}' is neither a registry field nor a declared attribute"))
+        targets.append(target)
+    if unknown:
+        raise ValidationFailed(
+            "some columns are not registry fields or declared attributes; map them or list them under `ignore`",
+            unknown,
+            code="undeclared_column",
+        )
+    seen = [t for t in targets if t]
+    duplicates = {t for t in seen if seen.count(t) > 1}
+    missing = [c for c in REQUIRED_COLUMNS if c not in seen]
+    errors = [FieldError(c, "missing_column", "required column is missing") for c in missing]
+    errors += [FieldError(c, "duplicate_column", "two columns map to it") for c in sorted(duplicates)]
+    if errors:
+        raise ValidationFailed("the file's columns cannot be imported", errors, code="invalid_columns")
+    return targets
+
+
+class RejectWriter:
+    """Writes rejected rows with their reasons as they are found: row, field, code, message, the row."""
+
+    def __init__(self, path: Path, header: list[str]):
+        self.path = path
+        self.handle = path.open("w", encoding="utf-8", newline="")
+        self.writer = csv.writer(self.handle)
+        self.writer.writerow(["row_number", "field", "code", "message", *header])
+        self.rows = 0
+        self.sample: list[dict[str, Any]] = []
+
+    def write(self, row_number: int, errors: list[FieldError], cells: list[str]) -> None:
+        """Record one rejected row (one line per problem)."""
+        self.rows += 1
+        for error in errors:
+            self.writer.writerow([row_number, error.field, error.code, error.message, *cells])
+            if len(self.sample) < REJECT_SAMPLE_SIZE:
+                self.sample.append(
+                    {"row": row_number, "field": error.field, "code": error.code, "message": error.message}
+                )
+
+    def close(self) -> None:
+        """Flush and close the file."""
+        self.handle.close()
+
+
+def run_import(
+    session: Session,
+    *,
+    actor: Actor,
+    path: Path,
+    mapping: ColumnMapping | None = None,
+    rejects_path: Path | None = None,
+    display_name: str | None = None,
+    batch_size: int = 10_000,
+    today: date,
+    now: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportRun:
+    """Import every good row of `path`; bad rows go to the rejects file with their reasons."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise AppError(f"{path.name}: only .csv and .xlsx files can be imported", code="unsupported_format")
+    if not path.is_file():
+        raise AppError(f"{path}: no such file", code="file_not_found", status=404)
+    dictionary = current_dictionary(session)
+    regions = region_index(session)
+    mapping = mapping or ColumnMapping()
+    rejects_path = rejects_path or path.with_name(path.name + ".rejects.csv")
+    run = ImportRun(
+        id=uuid7(),
+        filename=(display_name or path.name)[-300:],
+        file_sha256=file_sha256(path),
+        file_format=FORMATS[suffix],
+        status="running",
+        rows_total=0,
+        rows_imported=0,
+        rows_already_present=0,
+        rows_rejected=0,
+        households_created=0,
+        rejects_path=str(rejects_path),
+        actor_user_id=actor.user_id,
+        actor_role=actor.role,
+        region_scope=actor.region_code,
+        started_at=now,
+    )
+    source = _csv_rows(path, progress) if run.file_format == "csv" else _xlsx_rows(path)
+    for header, rows in source:
+        targets = resolve_columns(header, mapping, dictionary)
+        session.add(run)
+        session.flush()
+        writer = PersonBatchWriter(session, import_id=run.id, dictionary=dictionary, now=now)
+        rejects = RejectWriter(rejects_path, header)
+        try:
+            _stream(run, rows, targets, writer, rejects, regions, dictionary, actor, today, batch_size, progress)
+        finally:
+            rejects.close()
+        writer.record_history(actor_user_id=actor.user_id, actor_role=actor.role, reason=f"import {run.filename}")
+        writer.close()
+        run.rows_rejected = rejects.rows
+        run.reject_sample = rejects.sample
+    run.rows_already_present = run.rows_total - run.rows_imported - run.rows_rejected
+    run.status = "completed"
+    run.finished_at = now
+    member_ids = session.scalars(
+        select(Person.id).where(Person.import_id == run.id).order_by(Person.id).execution_options(yield_per=20_000)
+    )
+    record_cohort_access(
+        session,
+        actor=actor,
+        action="import",
+        cohort_ref=f"import:{run.id}",
+        member_ids=member_ids,
+        fields=[*CORE_COLUMNS, *(f"attributes.{n}" for n in dictionary.attributes)],
+        now=now,
+    )
+    session.flush()
+    return run
+
+
+def _stream(run, rows, targets, writer, rejects, regions, dictionary, actor, today, batch_size, progress) -> None:
+    batch: list[tuple[int, PersonDraft]] = []
+    cells_by_row: dict[int, list[str]] = {}
+    width = len(targets)
+    pairs = [(i, t) for i, t in enumerate(targets) if t]
+    scope = actor.region_code
+
+    def flush() -> None:
+        result = writer.write(batch)
+        run.rows_imported += result.inserted
+        run.households_created += result.households_created
+        for reject in result.rejects:
+            rejects.write(reject.row_number, [_as_field_error(reject)], cells_by_row[reject.row_number])
+        batch.clear()
+        cells_by_row.clear()
+
+    position = total = 0
+    for row_number, cells, position, total in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        run.rows_total += 1
+        if len(cells) != width:
+            rejects.write(row_number, [FieldError("(row)", "wrong_column_count",
+                                                  f"{len(cells)} values for {width} columns")], cells)
+            continue
+        raw = {target: cells[i] for i, target in pairs}
+        draft, errors = validate_person(raw, regions=regions, dictionary=dictionary, today=today)
+        if draft is not None and scope is not None and draft.region_code != scope:
+            draft, errors = None, [FieldError("region_code", "outside_scope", f"your scope is {scope}")]
+        if draft is None:
+            rejects.write(row_number, errors, cells)
+            continue
+        batch.append((row_number, draft))
+        cells_by_row[row_number] = cells
+        if len(batch) >= batch_size:
+            flush()
+            if progress:
+                progress(position, total)
+    flush()
+    if progress:
+        progress(total, total)
+
+
+def _as_field_error(reject) -> FieldError:
+    return FieldError(reject.field, reject.code, reject.message)
+
+
+def import_id_from(text_value: str) -> uuid.UUID:
+    """An import id from its text form, or a 404."""
+    try:
+        return uuid.UUID(text_value)
+    except ValueError as exc:
+        raise AppError(f"'{text_value}' is not an import id", code="import_not_found", status=404) from exc

@@ -1,0 +1,532 @@
+"""Registry use cases. Every read or write of a person goes through here and leaves an access record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from carnet.audit.service import record_access
+from carnet.kit.actor import Actor
+from carnet.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from carnet.kit.ids import uuid7
+from carnet.registry import repository as repo
+from carnet.registry.dictionary import AttributeDictionary, check_dictionary
+from carnet.registry.models import AttributeDefinition, AttributeDictionaryVersion, Household, Person
+from carnet.registry.schemas import HouseholdIn, PersonIn, PersonPatch
+from carnet.registry.validation import CORE_COLUMNS, RegionIndex, load_shipped_regions, validate_person
+
+PERSON_FIELDS = (
+    "given_names",
+    "family_names",
+    "date_of_birth",
+    "sex",
+    "national_id",
+    "phone",
+    "region_code",
+    "municipality_code",
+    "address_line",
+    "household_id",
+    "relationship",
+)
+
+
+# Regions and the attribute dictionary
+def ensure_regions(session: Session) -> int:
+    """Load the shipped Venezuelan regions if none are loaded; returns how many were added."""
+    if repo.count_regions(session):
+        return 0
+    rows = load_shipped_regions()
+    repo.insert_regions(session, rows)
+    return len(rows)
+
+
+def region_index(session: Session) -> RegionIndex:
+    """The index of the loaded regions."""
+    return RegionIndex.from_rows(repo.all_regions(session))
+
+
+def install_dictionary(session: Session, *, dictionary: AttributeDictionary, source: str, now: datetime) -> bool:
+    """Make `dictionary` the current one; False when that exact version is already loaded."""
+    latest = repo.latest_dictionary_version(session)
+    if latest is not None:
+        if dictionary.version == latest.version:
+            if dictionary.sha256 == latest.sha256:
+                return False
+            raise Conflict(
+                f"dictionary version {dictionary.version} is already loaded with other content; "
+                "raise the version number",
+                code="dictionary_version_reused",
+            )
+        if dictionary.version < latest.version:
+            raise Conflict(
+                f"dictionary version {dictionary.version} is older than the loaded {latest.version}",
+                code="dictionary_version_old",
+            )
+    existing = repo.attribute_definitions(session)
+    counts = repo.count_values_by_attribute(session)
+    for name, spec in dictionary.attributes.items():
+        old = existing.get(name)
+        if old is not None and old.type != spec.type and counts.get(name):
+            raise Conflict(
+                f"attribute '{name}' has {counts[name]} stored values of type {old.type}; "
+                f"declare a new attribute instead of changing it to {spec.type}",
+                code="attribute_type_change",
+            )
+    session.add(
+        AttributeDictionaryVersion(
+            version=dictionary.version,
+            sha256=dictionary.sha256,
+            source=source[-300:],
+            document=dictionary.document,
+            loaded_at=now,
+        )
+    )
+    session.flush()
+    for name, spec in dictionary.attributes.items():
+        values = {
+            "type": spec.type,
+            "sensitivity": spec.sensitivity,
+            "purposes": list(spec.purposes),
+            "enum_values": list(spec.enum_values) if spec.enum_values else None,
+            "minimum": spec.minimum,
+            "maximum": spec.maximum,
+            "unit": spec.unit,
+            "retention_days": spec.retention_days,
+            "description": spec.description,
+            "dictionary_version": dictionary.version,
+            "retired": False,
+        }
+        if name in existing:
+            for key, value in values.items():
+                setattr(existing[name], key, value)
+        else:
+            session.add(AttributeDefinition(name=name, **values))
+    # A dropped attribute is retired, not deleted: stored values keep their meaning for appeals.
+    for name, old in existing.items():
+        if name not in dictionary.attributes:
+            old.retired = True
+    session.flush()
+    return True
+
+
+def current_dictionary(session: Session) -> AttributeDictionary:
+    """The dictionary now in force."""
+    latest = repo.latest_dictionary_version(session)
+    if latest is None:
+        raise NotFound("no attribute dictionary is loaded; run `carnet init`", code="dictionary_missing")
+    return check_dictionary(latest.document, sha256=latest.sha256, source=latest.source)
+
+
+# Persons
+def _person_view(person: Person, attributes: list) -> dict[str, Any]:
+    view = {name: getattr(person, name) for name in PERSON_FIELDS}
+    view |= {
+        "id": person.id,
+        "version": person.version,
+        "created_at": person.created_at,
+        "updated_at": person.updated_at,
+        "attributes": {
+            a.name: next(
+                (v for v in (a.value_int, a.value_bool, a.value_text, a.value_date) if v is not None), None
+            )
+            for a in attributes
+        },
+    }
+    return view
+
+
+def _read_fields(view: dict[str, Any]) -> list[str]:
+    return [*PERSON_FIELDS, *(f"attributes.{name}" for name in view["attributes"])]
+
+
+def _check_household(session: Session, actor: Actor, household_id: uuid.UUID | None) -> Household | None:
+    if household_id is None:
+        return None
+    household = repo.get_household(session, household_id, region_scope=actor.region_code)
+    if household is None:
+        raise NotFound(f"household {household_id} not found", code="household_not_found")
+    return household
+
+
+def _check_scope(actor: Actor, region_code: str, record: str) -> None:
+    if actor.region_code is not None and region_code != actor.region_code:
+        raise ValidationFailed(
+            f"{record}: you may only register people in {actor.region_code}",
+            [FieldError("region_code", "outside_scope", f"your scope is {actor.region_code}", record=record)],
+            code="outside_scope",
+        )
+
+
+def create_person(session: Session, *, actor: Actor, data: PersonIn, today: date, now: datetime) -> dict[str, Any]:
+    """Register one person, with history and an access record."""
+    dictionary = current_dictionary(session)
+    for name in data.attributes:
+        dictionary.get(name, where="attributes")
+    raw = data.model_dump(exclude={"attributes", "household_id", "reason"}) | data.attributes
+    draft, errors = validate_person(
+        raw, regions=region_index(session), dictionary=dictionary, today=today,
+        in_household=data.household_id is not None,
+    )  # fmt: skip
+    if draft is None:
+        raise ValidationFailed("person: some fields are invalid", errors)
+    _check_scope(actor, draft.region_code, "person")
+    household = _check_household(session, actor, data.household_id)
+    if draft.national_id and repo.person_id_by_national_id(session, draft.national_id):
+        raise Conflict(f"cédula {draft.national_id} is already registered", code="duplicate_national_id")
+    if draft.relationship == "head" and household is not None and household.head_person_id is not None:
+        raise Conflict("the household already has a head", code="household_has_head")
+    fingerprint = _creation_fingerprint(draft, household)
+    if repo.person_id_by_fingerprint(session, fingerprint):
+        raise Conflict(
+            "a person with the same names, date of birth and household is already registered",
+            code="possible_duplicate",
+        )
+    person = Person(
+        id=uuid7(),
+        given_names=draft.given_names,
+        family_names=draft.family_names,
+        name_key=draft.name_key,
+        date_of_birth=draft.date_of_birth,
+        sex=draft.sex,
+        national_id=draft.national_id,
+        phone=draft.phone,
+        region_code=draft.region_code,
+        municipality_code=draft.municipality_code,
+        address_line=draft.address_line,
+        household_id=household.id if household else None,
+        relationship=draft.relationship,
+        fingerprint=fingerprint,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(person)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent registration of the same cédula
+        raise Conflict("the person is already registered", code="duplicate_person") from exc
+    for name, value in draft.attributes.items():
+        repo.put_attribute(session, person.id, name, dictionary.attributes[name].value_column, value, now)
+    if draft.relationship == "head" and household is not None:
+        repo.set_household_head(session, household.id, person.id)
+    view = _person_view(person, [])
+    view["attributes"] = dict(draft.attributes)
+    repo.add_change(
+        session,
+        entity_type="person",
+        entity_id=person.id,
+        version=1,
+        operation="create",
+        changes={k: _jsonable(v) for k, v in view.items() if k in PERSON_FIELDS or k == "attributes"},
+        reason=data.reason,
+        actor_user_id=actor.user_id,
+        actor_role=actor.role,
+        import_id=None,
+        changed_at=now,
+    )
+    record_access(
+        session, actor=actor, action="create", subject_type="person", subject_ids=[person.id],
+        fields=_read_fields(view), now=now,
+    )  # fmt: skip
+    session.flush()
+    return view
+
+
+def _creation_fingerprint(draft, household: Household | None) -> str:
+    if household is not None and draft.household_ref is None:
+        draft.household_ref = household.external_ref or str(household.id)
+    return draft.fingerprint
+
+
+def get_person(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """One person's record, read for the actor's purpose (and recorded as such)."""
+    person = repo.get_person(session, person_id, region_scope=actor.region_code)
+    if person is None:
+        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
+    record_access(
+        session, actor=actor, action="read", subject_type="person", subject_ids=[person.id],
+        fields=_read_fields(view), now=now,
+    )  # fmt: skip
+    return view
+
+
+def get_own_record(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The citizen's own record (the read is recorded too: the person sees it in their log)."""
+    if actor.person_id is None:
+        raise NotFound("this account is not linked to a registry record", code="no_linked_record")
+    return get_person(session, actor=actor, person_id=actor.person_id, now=now)
+
+
+def search_persons(
+    session: Session,
+    *,
+    actor: Actor,
+    query: str | None,
+    region_code: str | None,
+    household_id: uuid.UUID | None,
+    cursor: uuid.UUID | None,
+    limit: int,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
+    """Persons matching a name prefix or cédula; each one returned is an audited read."""
+    from carnet.registry.validation import fold, normalize_national_id
+
+    national_id = None
+    name_prefix = None
+    if query:
+        try:
+            national_id = normalize_national_id(query)
+        except ValueError:
+            name_prefix = fold(query)
+    scope = actor.region_code
+    if scope is not None and region_code is not None and region_code != scope:
+        return [], None
+    persons = repo.search_persons(
+        session,
+        name_prefix=name_prefix,
+        national_id=national_id,
+        region_code=scope or region_code,
+        household_id=household_id,
+        after=cursor,
+        limit=limit + 1,
+    )
+    more = len(persons) > limit
+    persons = persons[:limit]
+    values = repo.attributes_of(session, [p.id for p in persons])
+    views = [_person_view(p, values[p.id]) for p in persons]
+    for view in views:
+        record_access(
+            session, actor=actor, action="read", subject_type="person", subject_ids=[view["id"]],
+            fields=_read_fields(view), now=now,
+        )  # fmt: skip
+    return views, (persons[-1].id if more else None)
+
+
+def update_person(
+    session: Session, *, actor: Actor, person_id: uuid.UUID, patch: PersonPatch, today: date, now: datetime
+) -> dict[str, Any]:
+    """Change some of a person's fields; the old and new values and the reason go to the history."""
+    person = repo.get_person(session, person_id, region_scope=actor.region_code)
+    if person is None:
+        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    if patch.expected_version is not None and patch.expected_version != person.version:
+        raise Conflict(
+            f"person {person_id} is at version {person.version}, not {patch.expected_version}",
+            code="stale_version",
+        )
+    dictionary = current_dictionary(session)
+    given = patch.model_dump(exclude_unset=True, exclude={"reason", "expected_version", "attributes"})
+    new_attributes = patch.attributes or {}
+    for name in new_attributes:
+        dictionary.get(name, where="attributes")
+    current_attrs = repo.attributes_of(session, [person.id])[person.id]
+    before = _person_view(person, current_attrs)
+    merged = {k: before[k] for k in CORE_COLUMNS if k in before} | {
+        "date_of_birth": before["date_of_birth"].isoformat()
+    }
+    merged |= {k: v for k, v in given.items() if k != "household_id"}
+    household_id = given.get("household_id", person.household_id)
+    draft, errors = validate_person(
+        merged | {n: v for n, v in new_attributes.items() if v is not None},
+        regions=region_index(session), dictionary=dictionary, today=today,
+        in_household=household_id is not None,
+    )  # fmt: skip
+    if draft is None:
+        raise ValidationFailed(f"person {person_id}: some fields are invalid", errors)
+    _check_scope(actor, draft.region_code, f"person {person_id}")
+    household = _check_household(session, actor, household_id)
+    if draft.national_id and draft.national_id != person.national_id:
+        if repo.person_id_by_national_id(session, draft.national_id):
+            raise Conflict(f"cédula {draft.national_id} is already registered", code="duplicate_national_id")
+    after = {
+        "given_names": draft.given_names,
+        "family_names": draft.family_names,
+        "date_of_birth": draft.date_of_birth,
+        "sex": draft.sex,
+        "national_id": draft.national_id,
+        "phone": draft.phone,
+        "region_code": draft.region_code,
+        "municipality_code": draft.municipality_code,
+        "address_line": draft.address_line,
+        "household_id": household.id if household else None,
+        "relationship": draft.relationship,
+    }
+    changes = {
+        name: [_jsonable(before[name]), _jsonable(value)]
+        for name, value in after.items()
+        if before[name] != value
+    }
+    for name, value in new_attributes.items():
+        old = before["attributes"].get(name)
+        new = draft.attributes.get(name) if value is not None else None
+        if old != new:
+            changes[f"attributes.{name}"] = [_jsonable(old), _jsonable(new)]
+            if new is None:
+                repo.delete_attribute(session, person.id, name)
+            else:
+                repo.put_attribute(session, person.id, name, dictionary.attributes[name].value_column, new, now)
+    if not changes:
+        return get_person(session, actor=actor, person_id=person_id, now=now)
+    for name, value in after.items():
+        setattr(person, name, value)
+    person.name_key = draft.name_key
+    person.version += 1
+    person.updated_at = now
+    repo.add_change(
+        session,
+        entity_type="person",
+        entity_id=person.id,
+        version=person.version,
+        operation="update",
+        changes=changes,
+        reason=patch.reason,
+        actor_user_id=actor.user_id,
+        actor_role=actor.role,
+        import_id=None,
+        changed_at=now,
+    )
+    if draft.relationship == "head" and household is not None and household.head_person_id != person.id:
+        if household.head_person_id is not None:
+            raise Conflict("the household already has a head", code="household_has_head")
+        repo.set_household_head(session, household.id, person.id)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("the change clashes with another record", code="duplicate_person") from exc
+    record_access(
+        session, actor=actor, action="update", subject_type="person", subject_ids=[person.id],
+        fields=sorted(changes), now=now,
+    )  # fmt: skip
+    view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
+    return view
+
+
+def person_history(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> list:
+    """Every change of a person's record, oldest first (reading it is recorded)."""
+    person = repo.get_person(session, person_id, region_scope=actor.region_code)
+    if person is None:
+        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    changes = repo.history_of(session, "person", person_id)
+    record_access(
+        session, actor=actor, action="read", subject_type="person", subject_ids=[person_id],
+        fields=["history"], now=now,
+    )  # fmt: skip
+    return changes
+
+
+# Households
+def create_household(session: Session, *, actor: Actor, data: HouseholdIn, now: datetime) -> dict[str, Any]:
+    """Register a household (members join it through their own records)."""
+    regions = region_index(session)
+    errors = []
+    region = regions.state(data.region_code)
+    if region is None:
+        errors.append(FieldError("region_code", "unknown_region", f"'{data.region_code}' is not a state"))
+    municipality = None
+    if data.municipality_code and region:
+        municipality = regions.municipality(data.municipality_code, region)
+        if municipality is None:
+            errors.append(FieldError("municipality_code", "unknown_municipality", "not in that state"))
+    if errors:
+        raise ValidationFailed("household: some fields are invalid", errors)
+    assert region is not None
+    _check_scope(actor, region, "household")
+    household = Household(
+        id=uuid7(),
+        external_ref=data.external_ref,
+        region_code=region,
+        municipality_code=municipality,
+        address_line=data.address_line,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(household)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"household reference {data.external_ref} is taken", code="duplicate_household") from exc
+    repo.add_change(
+        session,
+        entity_type="household",
+        entity_id=household.id,
+        version=1,
+        operation="create",
+        changes={"region_code": region, "municipality_code": municipality, "address_line": data.address_line},
+        reason=data.reason,
+        actor_user_id=actor.user_id,
+        actor_role=actor.role,
+        import_id=None,
+        changed_at=now,
+    )
+    record_access(
+        session, actor=actor, action="create", subject_type="household", subject_ids=[household.id],
+        fields=["region_code", "municipality_code", "address_line"], now=now,
+    )  # fmt: skip
+    return _household_view(household, [])
+
+
+def get_household(session: Session, *, actor: Actor, household_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """A household with its members' names (each member's name read is recorded)."""
+    household = repo.get_household(session, household_id, region_scope=actor.region_code)
+    if household is None:
+        raise NotFound(f"household {household_id} not found", code="household_not_found")
+    members = repo.members_of(session, household.id)
+    record_access(
+        session, actor=actor, action="read", subject_type="household", subject_ids=[household.id],
+        fields=["region_code", "municipality_code", "address_line", "members"], now=now,
+    )  # fmt: skip
+    record_access(
+        session, actor=actor, action="read", subject_type="person", subject_ids=[m.id for m in members],
+        fields=["given_names", "family_names", "relationship"], now=now,
+    )  # fmt: skip
+    return _household_view(household, members)
+
+
+def list_households(
+    session: Session, *, actor: Actor, region_code: str | None, cursor: uuid.UUID | None, limit: int, now: datetime
+) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
+    """Households (addresses, no member names), each read recorded."""
+    scope = actor.region_code
+    if scope is not None and region_code is not None and region_code != scope:
+        return [], None
+    households = repo.list_households(session, region_code=scope or region_code, after=cursor, limit=limit + 1)
+    more = len(households) > limit
+    households = households[:limit]
+    record_access(
+        session, actor=actor, action="read", subject_type="household", subject_ids=[h.id for h in households],
+        fields=["region_code", "municipality_code", "address_line"], now=now,
+    )  # fmt: skip
+    return [_household_view(h, []) for h in households], (households[-1].id if more else None)
+
+
+def _household_view(household: Household, members: list[Person]) -> dict[str, Any]:
+    return {
+        "id": household.id,
+        "external_ref": household.external_ref,
+        "head_person_id": household.head_person_id,
+        "region_code": household.region_code,
+        "municipality_code": household.municipality_code,
+        "address_line": household.address_line,
+        "version": household.version,
+        "created_at": household.created_at,
+        "members": [
+            {"id": m.id, "given_names": m.given_names, "family_names": m.family_names, "relationship": m.relationship}
+            for m in members
+        ],
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,1 @@
+"""The HTTP boundary: app factory, per-request unit of work, error rendering, API routes."""

@@ -1,0 +1,69 @@
+"""/api/v1/persons: register, read, search and correct persons (every read is recorded)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from carnet.access.policy import Permission, Purpose
+from carnet.kit.actor import Actor
+from carnet.kit.clock import utcnow
+from carnet.registry import service
+from carnet.registry.schemas import ChangeOut, Page, PersonIn, PersonOut, PersonPatch
+from carnet.web.api.pagination import MAX_PAGE_SIZE, make_cursor, parse_cursor
+from carnet.web.deps import UnitOfWorkRoute, get_session, requires
+
+router = APIRouter(prefix="/api/v1/persons", tags=["persons"], route_class=UnitOfWorkRoute)
+
+read = requires(Permission.PERSONS_READ, Purpose.REGISTRATION)
+write = requires(Permission.PERSONS_WRITE, Purpose.REGISTRATION)
+
+
+@router.get("", response_model=Page[PersonOut])
+def search_persons(
+    q: str | None = Query(default=None, max_length=120, description="name prefix (family names first) or cédula"),
+    region_code: str | None = None,
+    household_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    page_size: int = Query(default=50, ge=1, le=MAX_PAGE_SIZE),
+    actor: Actor = Depends(read),
+    session: Session = Depends(get_session),
+) -> dict:
+    """Persons matching a name prefix or a cédula, one page at a time."""
+    items, last = service.search_persons(
+        session, actor=actor, query=q, region_code=region_code, household_id=household_id,
+        cursor=parse_cursor(cursor), limit=page_size, now=utcnow(),
+    )  # fmt: skip
+    return {"items": items, "next_cursor": make_cursor(last)}
+
+
+@router.post("", response_model=PersonOut, status_code=201)
+def create_person(data: PersonIn, actor: Actor = Depends(write), session: Session = Depends(get_session)) -> dict:
+    """Register a person."""
+    now = utcnow()
+    return service.create_person(session, actor=actor, data=data, today=now.date(), now=now)
+
+
+@router.get("/{person_id}", response_model=PersonOut)
+def get_person(person_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)) -> dict:
+    """One person's record."""
+    return service.get_person(session, actor=actor, person_id=person_id, now=utcnow())
+
+
+@router.patch("/{person_id}", response_model=PersonOut)
+def update_person(
+    person_id: uuid.UUID, patch: PersonPatch, actor: Actor = Depends(write), session: Session = Depends(get_session)
+) -> dict:
+    """Correct a person's record; the reason and the old values go to the history."""
+    now = utcnow()
+    return service.update_person(session, actor=actor, person_id=person_id, patch=patch, today=now.date(), now=now)
+
+
+@router.get("/{person_id}/history", response_model=list[ChangeOut])
+def person_history(
+    person_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)
+) -> list:
+    """Every change of the record: who, when, what and why."""
+    return service.person_history(session, actor=actor, person_id=person_id, now=utcnow())

@@ -1,0 +1,107 @@
+"""The only place that turns errors into HTTP responses: RFC 9457 problem+json with a stable code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from carnet.kit.errors import AppError
+from carnet.kit.i18n import t
+from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
+
+PROBLEM = "application/problem+json"
+log = logging.getLogger("carnet.web")
+
+
+def problem(request: Request, *, status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body = {
+        "type": f"https://carnet.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        "request_id": getattr(request.state, "request_id", None),
+    } | extra
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+async def app_error(request: Request, exc: AppError) -> JSONResponse:
+    """An AppError as problem+json, its field errors included."""
+    extra: dict[str, Any] = dict(exc.extra)
+    if exc.errors:
+        extra["errors"] = [e.as_dict() for e in exc.errors]
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    response = problem(request, status=exc.status, code=exc.code, title=t(_title(exc.status)), detail=exc.message,
+                       **extra)  # fmt: skip
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """Invalid request bodies; an unknown field that is a prohibited category gets its own code."""
+    errors = []
+    prohibited = None
+    for err in exc.errors():
+        location = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        field = ".".join(location) or "(body)"
+        if err.get("type") == "extra_forbidden" and location:
+            category = prohibited_category(location[-1])
+            if category is not None:
+                prohibited = (location[-1], CATEGORY_LABELS[category])
+                errors.append({"field": field, "code": "prohibited_attribute", "message": CATEGORY_LABELS[category]})
+                continue
+            errors.append({"field": field, "code": "undeclared_field", "message": "not a field of this record"})
+            continue
+        errors.append({"field": field, "code": err.get("type", "invalid"), "message": err.get("msg", "invalid")})
+    if prohibited:
+        name, category = prohibited
+        return problem(
+            request, status=422, code="prohibited_attribute", title=t("Prohibited attribute"),
+            detail=f"'{name}' is a prohibited attribute ({category}); Carnet never stores it",
+            errors=errors, attribute=name, category=category,
+        )  # fmt: skip
+    return problem(request, status=422, code="validation_failed", title=t("Invalid request"),
+                   detail=t("Some fields are invalid."), errors=errors)  # fmt: skip
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Framework errors (unknown route, wrong method) in the same shape."""
+    code = {404: "route_not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return problem(request, status=exc.status_code, code=code, title=t(_title(exc.status_code)),
+                   detail=str(exc.detail))  # fmt: skip
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: logged with the request id, answered without internals."""
+    log.exception("unhandled error in request %s", getattr(request.state, "request_id", "?"))
+    return problem(request, status=500, code="internal_error", title=t("Internal error"),
+                   detail=t("Something went wrong on our side; nothing was changed."))  # fmt: skip
+
+
+def _title(status: int) -> str:
+    return {
+        400: "Bad request",
+        401: "Authentication required",
+        403: "Not allowed",
+        404: "Not found",
+        405: "Method not allowed",
+        409: "Conflict",
+        413: "Too large",
+        422: "Invalid request",
+    }.get(status, "Error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on `app`."""
+    app.add_exception_handler(AppError, app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected_error)
