@@ -40,29 +40,39 @@ def record_access(
     return len(subject_ids)
 
 
+class CohortDigest:
+    """SHA-256 over a cohort's member ids in ascending order, fed as the members are found."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._last: uuid.UUID | None = None
+
+    def add(self, member_ids: Iterable[uuid.UUID]) -> None:
+        """Add members; they must come in ascending order, each once."""
+        for member in member_ids:
+            if self._last is not None and member <= self._last:
+                raise ValueError("cohort member ids must be unique and in ascending order")
+            self._hash.update(member.bytes)
+            self._last = member
+            self.size += 1
+
+    def hexdigest(self) -> str:
+        """The digest so far."""
+        return self._hash.hexdigest()
+
+
 def record_cohort_access(
     session: Session,
     *,
     actor: Actor,
     action: str,
     cohort_ref: str,
-    member_ids: Iterable[uuid.UUID],
+    cohort: CohortDigest,
     fields: Sequence[str],
     now: datetime,
 ) -> AccessRecord:
-    """One record that commits to a whole cohort: SHA-256 over its member ids in ascending order.
-
-    The ids must arrive sorted (the database sorts millions of them without holding them in memory).
-    """
-    digest = hashlib.sha256()
-    size = 0
-    previous: uuid.UUID | None = None
-    for member in member_ids:
-        if previous is not None and member <= previous:
-            raise ValueError("cohort member ids must be unique and in ascending order")
-        digest.update(member.bytes)
-        previous = member
-        size += 1
+    """One record that commits to a whole cohort (its size and digest), for bulk operations."""
     record = AccessRecord(
         **_actor_columns(actor, now),
         action=action,
@@ -70,8 +80,8 @@ def record_cohort_access(
         subject_id=None,
         fields=sorted(fields),
         cohort_ref=cohort_ref,
-        cohort_size=size,
-        cohort_digest=digest.hexdigest(),
+        cohort_size=cohort.size,
+        cohort_digest=cohort.hexdigest(),
     )
     session.add(record)
     session.flush()

@@ -17,15 +17,26 @@ def uuid7(unix_ms: int | None = None) -> uuid.UUID:
     return uuid.UUID(int=value)
 
 
-def uuid7_batch(count: int) -> list[uuid.UUID]:
-    """`count` uuid7 values that sort in the order given (one clock read for the whole batch)."""
-    ms = time.time_ns() // 1_000_000
-    rand = os.urandom(10 * count)
-    out = []
-    # A per-batch counter in rand_a keeps the batch ordered within one millisecond.
-    for i in range(count):
-        rand_b = int.from_bytes(rand[10 * i : 10 * i + 8], "big") & ((1 << 62) - 1)
-        rand_a = i & 0xFFF
-        ms_i = ms + (i >> 12)
-        out.append(uuid.UUID(int=(ms_i << 80) | 0x7 << 76 | rand_a << 64 | 0b10 << 62 | rand_b))
-    return out
+class Uuid7Sequence:
+    """Strictly increasing uuid7 values, also within one millisecond (RFC 9562 §6.2, method 1)."""
+
+    def __init__(self) -> None:
+        self._ms = 0
+        self._counter = 0
+
+    def take(self, count: int) -> list[uuid.UUID]:
+        """The next `count` ids, each greater than every id this sequence gave before."""
+        now = time.time_ns() // 1_000_000
+        if now > self._ms:
+            self._ms, self._counter = now, 0
+        ms, counter = self._ms, self._counter
+        rand = os.urandom(8 * count)
+        out = []
+        for i in range(count):
+            if counter > 0xFFF:  # 12-bit counter exhausted: borrow the next millisecond
+                ms, counter = ms + 1, 0
+            rand_b = int.from_bytes(rand[8 * i : 8 * i + 8], "big") & ((1 << 62) - 1)
+            out.append(uuid.UUID(int=(ms << 80) | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b))
+            counter += 1
+        self._ms, self._counter = ms, counter
+        return out

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from carnet.kit.ids import uuid7_batch
+from carnet.kit.ids import Uuid7Sequence
 from carnet.registry.dictionary import AttributeDictionary
 from carnet.registry.validation import PersonDraft
 
@@ -36,7 +36,7 @@ STAGE_COLUMNS = (
     "relationship",
     "fingerprint",
 )
-ATTR_COLUMNS = ("person_id", "name", "value_int", "value_bool", "value_text", "value_date")
+ATTR_COLUMNS = ("person_id", "name", "value_int", "value_bool", "value_text", "value_date", "recorded_at")
 PERSON_COLUMNS = (
     "id, given_names, family_names, name_key, date_of_birth, sex, national_id, phone, region_code, "
     "municipality_code, address_line, household_id, relationship, fingerprint"
@@ -57,7 +57,7 @@ class StagedReject:
 class BatchResult:
     """What writing one batch did."""
 
-    inserted: int
+    inserted_ids: list[uuid.UUID]
     households_created: int
     rejects: list[StagedReject]
 
@@ -72,6 +72,8 @@ class PersonBatchWriter:
         self.now = now
         self.dialect = session.get_bind().dialect.name
         self.sqlite = self.dialect == "sqlite"
+        # Increasing ids: the persons of one import sort in file order, and the cohort digest streams.
+        self.ids = Uuid7Sequence()
         self._create_stage_tables()
 
     # Values as each driver stores them for SQLAlchemy's Uuid, Date and UTCDateTime types.
@@ -92,7 +94,6 @@ class PersonBatchWriter:
         uuid_type = "CHAR(32)" if self.sqlite else "UUID"
         temp = "TEMP TABLE" if self.sqlite else "TEMP TABLE IF NOT EXISTS"
         self.session.execute(text("DROP TABLE IF EXISTS import_stage"))
-        self.session.execute(text("DROP TABLE IF EXISTS import_stage_attrs"))
         self.session.execute(
             text(
                 f"""CREATE {temp} import_stage (
@@ -102,13 +103,6 @@ class PersonBatchWriter:
                 municipality_code VARCHAR(16), address_line VARCHAR(200), household_ref VARCHAR(64),
                 household_new_id {uuid_type}, relationship VARCHAR(16), fingerprint VARCHAR(64),
                 household_id {uuid_type}, reject_code VARCHAR(32))"""
-            )
-        )
-        self.session.execute(
-            text(
-                f"""CREATE {temp} import_stage_attrs (
-                person_id {uuid_type} NOT NULL, name VARCHAR(64) NOT NULL, value_int BIGINT,
-                value_bool BOOLEAN, value_text VARCHAR(64), value_date DATE)"""
             )
         )
         for statement in (
@@ -121,50 +115,64 @@ class PersonBatchWriter:
     def close(self) -> None:
         """Drop the staging tables."""
         self.session.execute(text("DROP TABLE IF EXISTS import_stage"))
-        self.session.execute(text("DROP TABLE IF EXISTS import_stage_attrs"))
 
     def write(self, batch: list[tuple[int, PersonDraft]]) -> BatchResult:
         """Stage one batch and move its acceptable rows into households, persons and attributes."""
         if not batch:
-            return BatchResult(0, 0, [])
-        ids = uuid7_batch(len(batch))
-        household_ids: dict[str, uuid.UUID] = {}
-        refs = {d.household_ref for _, d in batch if d.household_ref}
-        for ref, hid in zip(sorted(refs), uuid7_batch(len(refs)), strict=True):
-            household_ids[ref] = hid
-        rows = []
-        attr_rows = []
-        for (row_number, draft), pid in zip(batch, ids, strict=True):
-            rows.append(
-                (
-                    row_number,
-                    self._uuid(pid),
-                    draft.given_names,
-                    draft.family_names,
-                    draft.name_key,
-                    self._date(draft.date_of_birth),
-                    draft.sex,
-                    draft.national_id,
-                    draft.phone,
-                    draft.region_code,
-                    draft.municipality_code,
-                    draft.address_line,
-                    draft.household_ref,
-                    self._uuid(household_ids.get(draft.household_ref)) if draft.household_ref else None,
-                    draft.relationship,
-                    draft.fingerprint,
-                )
+            return BatchResult([], 0, [])
+        ids = self.ids.take(len(batch))
+        refs = sorted({d.household_ref for _, d in batch if d.household_ref})
+        household_ids = dict(zip(refs, self.ids.take(len(refs)), strict=True))
+        as_uuid, as_date = self._uuid, self._date
+        rows = [
+            (
+                row_number,
+                as_uuid(pid),
+                draft.given_names,
+                draft.family_names,
+                draft.name_key,
+                as_date(draft.date_of_birth),
+                draft.sex,
+                draft.national_id,
+                draft.phone,
+                draft.region_code,
+                draft.municipality_code,
+                draft.address_line,
+                draft.household_ref,
+                as_uuid(household_ids[draft.household_ref]) if draft.household_ref else None,
+                draft.relationship,
+                draft.fingerprint,
             )
-            for name, value in draft.attributes.items():
-                column = self.dictionary.attributes[name].value_column
-                attr = [self._uuid(pid), name, None, None, None, None]
-                attr[ATTR_COLUMNS.index(column)] = self._date(value) if column == "value_date" else value
-                attr_rows.append(tuple(attr))
+            for (row_number, draft), pid in zip(batch, ids, strict=True)
+        ]
         self.session.execute(text("DELETE FROM import_stage"))
-        self.session.execute(text("DELETE FROM import_stage_attrs"))
         self._load("import_stage", STAGE_COLUMNS, rows)
-        self._load("import_stage_attrs", ATTR_COLUMNS, attr_rows)
-        return self._merge()
+        households_created, rejects = self._merge()
+        inserted = [self._from_db_uuid(v) for v in self.session.execute(
+            text("SELECT s.id FROM import_stage s JOIN persons p ON p.id = s.id ORDER BY s.id")
+        ).scalars()]  # fmt: skip
+        self._write_attributes(batch, ids, set(inserted))
+        return BatchResult(inserted_ids=inserted, households_created=households_created, rejects=rejects)
+
+    def _from_db_uuid(self, value: Any) -> uuid.UUID:
+        return uuid.UUID(hex=value) if isinstance(value, str) else value
+
+    def _write_attributes(self, batch, ids, inserted: set[uuid.UUID]) -> None:
+        # Only new persons get attributes: they have no values yet, so a plain insert cannot clash.
+        column_of = {name: spec.value_column for name, spec in self.dictionary.attributes.items()}
+        as_uuid, as_date, now = self._uuid, self._date, self._ts(self.now)
+        position = {c: i for i, c in enumerate(ATTR_COLUMNS)}
+        rows = []
+        for (_, draft), pid in zip(batch, ids, strict=True):
+            if pid not in inserted or not draft.attributes:
+                continue
+            key = as_uuid(pid)
+            for name, value in draft.attributes.items():
+                row = [key, name, None, None, None, None, now]
+                column = column_of[name]
+                row[position[column]] = as_date(value) if column == "value_date" else value
+                rows.append(tuple(row))
+        self._load("person_attributes", ATTR_COLUMNS, rows)
 
     def _load(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
         if not rows:
@@ -178,7 +186,7 @@ class PersonBatchWriter:
             for row in rows:
                 copy.write_row(row)
 
-    def _merge(self) -> BatchResult:
+    def _merge(self) -> tuple[int, list[StagedReject]]:
         execute = self.session.execute
         params = {"import_id": self._uuid(self.import_id), "now": self._ts(self.now)}
         created = execute(
@@ -228,7 +236,7 @@ class PersonBatchWriter:
                                   AND s2.fingerprint <> import_stage.fingerprint))"""
             )
         )
-        inserted = execute(
+        execute(
             text(
                 f"""INSERT INTO persons ({PERSON_COLUMNS}, version, import_id, import_row, created_at, updated_at)
                     SELECT {PERSON_COLUMNS}, 1, :import_id, row_number, :now, :now
@@ -237,7 +245,7 @@ class PersonBatchWriter:
                     ON CONFLICT DO NOTHING"""
             ),
             params,
-        ).rowcount
+        )
         execute(
             text(
                 """UPDATE households SET head_person_id = s.id
@@ -245,17 +253,6 @@ class PersonBatchWriter:
                    WHERE s.household_id = households.id AND s.relationship = 'head'
                      AND households.head_person_id IS NULL"""
             )
-        )
-        execute(
-            text(
-                """INSERT INTO person_attributes (person_id, name, value_int, value_bool, value_text,
-                       value_date, recorded_at)
-                   SELECT a.person_id, a.name, a.value_int, a.value_bool, a.value_text, a.value_date, :now
-                   FROM import_stage_attrs a JOIN persons p ON p.id = a.person_id
-                   WHERE true
-                   ON CONFLICT DO NOTHING"""
-            ),
-            params,
         )
         rejects = [
             StagedReject(
@@ -275,7 +272,7 @@ class PersonBatchWriter:
                 )
             )
         ]
-        return BatchResult(inserted=inserted, households_created=created, rejects=rejects)
+        return created, rejects
 
     def record_history(self, *, actor_user_id: uuid.UUID | None, actor_role: str, reason: str) -> None:
         """One history row per person and household this import created, in one statement each."""

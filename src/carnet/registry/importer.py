@@ -17,16 +17,15 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import yaml
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from carnet.audit.service import record_cohort_access
+from carnet.audit.service import CohortDigest, record_cohort_access
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, FieldError, ProhibitedAttribute, ValidationFailed
 from carnet.kit.ids import uuid7
 from carnet.registry.bulk import PersonBatchWriter
 from carnet.registry.dictionary import AttributeDictionary
-from carnet.registry.models import ImportRun, Person
+from carnet.registry.models import ImportRun
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
 from carnet.registry.service import current_dictionary, region_index
 from carnet.registry.validation import CORE_COLUMNS, REQUIRED_COLUMNS, PersonDraft, validate_person
@@ -244,8 +243,10 @@ def run_import(
         session.flush()
         writer = PersonBatchWriter(session, import_id=run.id, dictionary=dictionary, now=now)
         rejects = RejectWriter(rejects_path, header)
+        cohort = CohortDigest()
         try:
-            _stream(run, rows, targets, writer, rejects, regions, dictionary, actor, today, batch_size, progress)
+            _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, actor, today, batch_size,
+                    progress)  # fmt: skip
         finally:
             rejects.close()
         writer.record_history(actor_user_id=actor.user_id, actor_role=actor.role, reason=f"import {run.filename}")
@@ -255,15 +256,12 @@ def run_import(
     run.rows_already_present = run.rows_total - run.rows_imported - run.rows_rejected
     run.status = "completed"
     run.finished_at = now
-    member_ids = session.scalars(
-        select(Person.id).where(Person.import_id == run.id).order_by(Person.id).execution_options(yield_per=20_000)
-    )
     record_cohort_access(
         session,
         actor=actor,
         action="import",
         cohort_ref=f"import:{run.id}",
-        member_ids=member_ids,
+        cohort=cohort,
         fields=[*CORE_COLUMNS, *(f"attributes.{n}" for n in dictionary.attributes)],
         now=now,
     )
@@ -271,7 +269,8 @@ def run_import(
     return run
 
 
-def _stream(run, rows, targets, writer, rejects, regions, dictionary, actor, today, batch_size, progress) -> None:
+def _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, actor, today, batch_size,
+            progress) -> None:  # fmt: skip
     batch: list[tuple[int, PersonDraft]] = []
     cells_by_row: dict[int, list[str]] = {}
     width = len(targets)
@@ -280,7 +279,8 @@ def _stream(run, rows, targets, writer, rejects, regions, dictionary, actor, tod
 
     def flush() -> None:
         result = writer.write(batch)
-        run.rows_imported += result.inserted
+        run.rows_imported += len(result.inserted_ids)
+        cohort.add(result.inserted_ids)
         run.households_created += result.households_created
         for reject in result.rejects:
             rejects.write(reject.row_number, [_as_field_error(reject)], cells_by_row[reject.row_number])

@@ -152,12 +152,15 @@ class PersonAttribute(Base):
     __tablename__ = "person_attributes"
 
     person_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("persons.id"), primary_key=True)
-    name: Mapped[str] = mapped_column(ForeignKey("attribute_definitions.name"), primary_key=True, index=True)
+    name: Mapped[str] = mapped_column(ForeignKey("attribute_definitions.name"), primary_key=True)
     value_int: Mapped[int | None] = mapped_column(BigInteger)
     value_bool: Mapped[bool | None] = mapped_column(Boolean)
     value_text: Mapped[str | None] = mapped_column(String(64))
     value_date: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    # Clustered on (person, name) in SQLite: one b-tree instead of a table plus its key index.
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class RecordChange(Base):

@@ -7,6 +7,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime
 from importlib import resources
 from typing import Any
@@ -21,6 +22,9 @@ NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '’.\-][^\W\d_]*)*$")
 HOUSEHOLD_REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
 DMY_PATTERN = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 SPACES = re.compile(r"\s+")
+# A Venezuelan number written nationally: trunk 0, then 10 digits with optional separators.
+VE_NATIONAL_PHONE = re.compile(r"^0((?:\d[ .\-]?){9}\d)$")
+PHONE_SEPARATORS = re.compile(r"[ .\-]")
 
 SEX_WORDS = {
     "f": "F", "female": "F", "femenino": "F", "mujer": "F",
@@ -55,8 +59,10 @@ CORE_COLUMNS = (
 REQUIRED_COLUMNS = ("given_names", "family_names", "date_of_birth", "region_code")
 
 
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """Lower-case, accent-free, single-spaced text for matching and search keys."""
+    # Cached: names repeat (a few thousand given names and surnames cover most of a population).
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return SPACES.sub(" ", stripped.casefold()).strip()
@@ -141,7 +147,7 @@ class PersonDraft:
     @property
     def name_key(self) -> str:
         """The search key: folded family names, then given names."""
-        return fold(f"{self.family_names} {self.given_names}")
+        return f"{fold(self.family_names)} {fold(self.given_names)}"
 
     @property
     def fingerprint(self) -> str:
@@ -172,6 +178,13 @@ def normalize_national_id(raw: str) -> str:
 
 def normalize_phone(raw: str, default_region: str = "VE") -> str:
     """The E.164 form of a phone number (Venezuelan unless it says otherwise), or ValueError."""
+    match = VE_NATIONAL_PHONE.match(raw)
+    if match is not None and default_region == "VE":
+        # The common written form 0414-1234567: skip the general parser, keep the library's validation.
+        number = phonenumbers.PhoneNumber(country_code=58, national_number=int(PHONE_SEPARATORS.sub("", match[1])))
+        if not phonenumbers.is_valid_number(number):
+            raise ValueError("not a valid phone number for its country")
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException as exc:

@@ -195,10 +195,9 @@ def upgrade() -> None:
     sa.Column('recorded_at', carnet.db.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['name'], ['attribute_definitions.name'], name=op.f('fk_person_attributes_name_attribute_definitions')),
     sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_person_attributes_person_id_persons')),
-    sa.PrimaryKeyConstraint('person_id', 'name', name=op.f('pk_person_attributes'))
+    sa.PrimaryKeyConstraint('person_id', 'name', name=op.f('pk_person_attributes')),
+    sqlite_with_rowid=False,
     )
-    with op.batch_alter_table('person_attributes', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_person_attributes_name'), ['name'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -260,8 +259,6 @@ def downgrade() -> None:
 
     op.drop_table('api_tokens')
     op.drop_table('users')
-    with op.batch_alter_table('person_attributes', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_person_attributes_name'))
 
     op.drop_table('person_attributes')
     with op.batch_alter_table('persons', schema=None) as batch_op:

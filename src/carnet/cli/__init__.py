@@ -1,0 +1,1 @@
+"""The command line (Typer + rich): thin, one file per domain."""

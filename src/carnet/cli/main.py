@@ -1,0 +1,215 @@
+"""`carnet`: the command line entry point."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import typer
+
+from carnet import __version__
+from carnet.access.policy import Purpose
+from carnet.cli import registry as registry_cli
+from carnet.cli import users as users_cli
+from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
+from carnet.db.migrate import upgrade_to_head
+from carnet.kit.actor import system_actor
+from carnet.kit.clock import utcnow
+from carnet.kit.i18n import t
+from carnet.registry import service as registry_service
+from carnet.registry.dictionary import parse_dictionary
+from carnet.registry.importer import run_import
+from carnet.registry.seed import COLUMNS, PopulationGenerator
+
+app = typer.Typer(
+    help="Carnet: social protection through one card, without becoming an instrument of control.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(registry_cli.app, name="registry")
+app.add_typer(users_cli.app, name="users")
+
+
+def shipped_dictionary_path() -> Path:
+    """The attribute dictionary that ships with Carnet."""
+    return Path(registry_service.__file__).parent / "data" / "attributes.yaml"
+
+
+def initialize_store(dictionary_path: Path | None = None) -> dict:
+    """Migrate the schema, load regions and the attribute dictionary; safe to run again."""
+    config = settings()
+    path = dictionary_path or config.attribute_dictionary or shipped_dictionary_path()
+    dictionary = parse_dictionary(path.read_text("utf-8"), source=str(path))
+    upgrade_to_head(session_factory().kw["bind"])
+    with transaction() as session:
+        regions = registry_service.ensure_regions(session)
+        installed = registry_service.install_dictionary(session, dictionary=dictionary, source=str(path), now=utcnow())
+    return {"regions_added": regions, "dictionary_version": dictionary.version, "dictionary_loaded": installed}
+
+
+@app.command()
+@handle_errors
+def init(dictionary: Path | None = typer.Option(None, exists=True, dir_okay=False, help="attribute dictionary")) -> None:
+    """Create or upgrade the store (idempotent)."""
+    report = initialize_store(dictionary)
+    config = settings()
+    console.print(t("Store ready at {url}", url=_safe_url(config.resolved_database_url)))
+    console.print(
+        t("Regions added: {n}; attribute dictionary version {v} ({state}).", n=report["regions_added"],
+          v=report["dictionary_version"], state=t("loaded") if report["dictionary_loaded"] else t("unchanged"))
+    )  # fmt: skip
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def write_seed_csv(path: Path, *, people: int, seed: int, today: date, ref_prefix: str | None = None) -> int:
+    """Write `people` synthetic people as an import file; returns how many."""
+    generator = PopulationGenerator(seed, today=today, ref_prefix=ref_prefix)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer.writeheader()
+        count = 0
+        for row in generator.people(people):
+            writer.writerow(row)
+            count += 1
+    return count
+
+
+@app.command()
+@handle_errors
+def seed(
+    people: int = typer.Option(..., min=1, help="how many people"),
+    seed: int = typer.Option(1, help="the same seed gives the same people"),
+    csv_out: Path | None = typer.Option(None, "--csv", dir_okay=False, help="write an import file instead"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Create a synthetic population (Spanish names, cédulas, households, regions, incomes)."""
+    config = settings()
+    today = utcnow().date()
+    if csv_out is not None:
+        count = write_seed_csv(csv_out, people=people, seed=seed, today=today)
+        console.print(t("Wrote {n} people to {path}", n=f"{count:,}", path=csv_out))
+        return
+    initialize_store()
+    target = Path(config.data_dir) / "seed" / f"seed-{seed}-{people}.csv"
+    write_seed_csv(target, people=people, seed=seed, today=today)
+    now = utcnow()
+    with transaction() as session, progress_bar(t("Seeding"), total=None) as update:
+        run = run_import(
+            session, actor=system_actor("seed", Purpose.REGISTRATION), path=target, today=today, now=now,
+            batch_size=config.import_batch_size, progress=None if as_json else update,
+        )  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(registry_cli.import_summary(run), indent=2))
+    else:
+        registry_cli.print_import(run)
+
+
+@app.command()
+def serve(
+    host: str | None = typer.Option(None, help="default 127.0.0.1"),
+    port: int | None = typer.Option(None, help="default 8000"),
+) -> None:
+    """Serve the API."""
+    import uvicorn
+
+    from carnet.web.app import create_app
+
+    config = settings()
+    uvicorn.run(create_app(config), host=host or config.host, port=port or config.port, log_level="info")
+
+
+DEMO_BAD_ROWS = [
+    # (what is wrong, row values)
+    {"given_names": "Rosa", "family_names": "Pérez Díaz", "date_of_birth": "31/02/1980", "region_code": "VE-A"},
+    {"given_names": "Luis", "family_names": "Gómez", "date_of_birth": "1975-06-01", "national_id": "X-99",
+     "region_code": "VE-M"},
+    {"given_names": "Ana", "family_names": "Rojas", "date_of_birth": "1990-01-01", "phone": "12345",
+     "region_code": "VE-K"},
+    {"given_names": "Pedro", "family_names": "Salas", "date_of_birth": "1960-03-03", "region_code": "VE-QQ"},
+    {"given_names": "", "family_names": "Mora", "date_of_birth": "2130-01-01", "region_code": "VE-V"},
+    {"given_names": "Carmen", "family_names": "Vargas", "date_of_birth": "1985-05-05", "region_code": "VE-S",
+     "monthly_income": "mucho"},
+]  # fmt: skip
+
+
+@app.command()
+@handle_errors
+def demo(
+    people: int = typer.Option(20_000, min=100),
+    no_serve: bool = typer.Option(False, "--no-serve", help="prepare the demo and exit"),
+) -> None:
+    """A fresh demo store: seeded people, an import with rejects, accounts, then the server."""
+    config = settings()
+    demo_dir = Path(config.data_dir)
+    console.rule(t("Carnet demo"))
+    if config.database_url is None and (demo_dir / "carnet.db").exists():
+        console.print(t("Starting from a fresh store in {path}", path=demo_dir))
+        for name in ("carnet.db", "carnet.db-wal", "carnet.db-shm"):
+            (demo_dir / name).unlink(missing_ok=True)
+        shutil.rmtree(demo_dir / "seed", ignore_errors=True)
+    report = initialize_store()
+    console.print(t("Store ready: {n} regions, attribute dictionary version {v}.", n=report["regions_added"],
+                    v=report["dictionary_version"]))  # fmt: skip
+    today = utcnow().date()
+    seed_file = demo_dir / "seed" / f"demo-{people}.csv"
+    write_seed_csv(seed_file, people=people, seed=2026, today=today)
+    with transaction() as session, progress_bar(t("Seeding"), total=None) as update:
+        run = run_import(session, actor=system_actor("demo", Purpose.REGISTRATION), path=seed_file, today=today,
+                         now=utcnow(), progress=update)  # fmt: skip
+    console.print(t("Seeded {n} people in {h} households.", n=f"{run.rows_imported:,}", h=f"{run.households_created:,}"))
+
+    census = demo_dir / "seed" / "census-sample.csv"
+    write_seed_csv(census, people=200, seed=7, today=today, ref_prefix="CENSO")
+    with census.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        for row in DEMO_BAD_ROWS:
+            writer.writerow(row)
+    console.print(t("Importing {file}: 200 good rows and {n} bad ones.", file=census.name, n=len(DEMO_BAD_ROWS)))
+    with transaction() as session:
+        run = run_import(session, actor=system_actor("demo", Purpose.REGISTRATION), path=census, today=today,
+                         now=utcnow())  # fmt: skip
+    registry_cli.print_import(run)
+
+    from carnet.access import service as access_service
+
+    accounts = [("admin", "admin", None), ("registro", "registrar", None), ("registro.zulia", "registrar", "VE-V")]
+    console.rule(t("Accounts (passwords shown once)"))
+    import secrets
+
+    with transaction() as session:
+        from carnet.access import repository as access_repo
+
+        for username, role, region in accounts:
+            if access_repo.user_by_username(session, username) is not None:
+                continue
+            password = secrets.token_urlsafe(12)
+            access_service.create_user(session, username=username, password=password, role=role,
+                                       region_code=region, office="Demo office", now=utcnow())  # fmt: skip
+            console.print(f"  {username:16} {role:10} {region or '':6} {password}")
+    if no_serve:
+        return
+    url = f"http://{config.host}:{config.port}"
+    console.rule(t("Serving"))
+    console.print(t("Open {url}/api/openapi.json for the API description, {url}/healthz for health.", url=url))
+    console.print(t("Get a token: curl -s -X POST {url}/api/v1/auth/tokens -H 'content-type: application/json' "
+                    "-d '{{\"username\": \"registro\", \"password\": \"...\"}}'", url=url))  # fmt: skip
+    serve(host=None, port=None)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()
