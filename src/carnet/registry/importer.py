@@ -85,11 +85,28 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def detect_encoding(path: Path) -> str:
+    """UTF-8 when the file's start decodes as UTF-8, else Windows-1252 (what Excel writes in Spanish)."""
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut by the 64 KiB window is not evidence against UTF-8.
+        if exc.start < len(head) - 4:
+            return "cp1252"
+    return "utf-8-sig"
+
+
 def _csv_rows(path: Path, progress: Callable[[int, int], None] | None) -> Iterator[tuple[list[str], Iterator]]:
     total = path.stat().st_size
+    encoding = detect_encoding(path)
     with path.open("rb") as raw:
         counter = _CountingReader(raw)
-        text = io.TextIOWrapper(io.BufferedReader(counter, 1 << 16), encoding="utf-8-sig", newline="")
+        # Undecodable bytes survive as surrogates, so the row that holds them is rejected on its own.
+        text = io.TextIOWrapper(
+            io.BufferedReader(counter, 1 << 16), encoding=encoding, errors="surrogateescape", newline=""
+        )
         first = text.readline()
         if not first.strip():
             raise ValidationFailed(
@@ -100,17 +117,29 @@ def _csv_rows(path: Path, progress: Callable[[int, int], None] | None) -> Iterat
         reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
         header = next(reader)
 
+        if _undecodable(header):
+            raise AppError(f"{path.name}: the header row is not UTF-8 text; save the file as UTF-8 CSV",
+                           code="invalid_encoding")  # fmt: skip
+
         def rows() -> Iterator[tuple[int, list[str], int, int]]:
-            try:
-                for number, row in enumerate(reader, start=2):
-                    yield number, row, counter.count, total
-            except UnicodeDecodeError as exc:
-                raise AppError(
-                    f"{path.name}: the file is not UTF-8 text (byte {exc.start} of a block); save it as UTF-8 CSV",
-                    code="invalid_encoding",
-                ) from exc
+            for number, row in enumerate(reader, start=2):
+                yield number, row, counter.count, total
 
         yield header, rows()
+
+
+def _undecodable(cells: list[str]) -> int | None:
+    """The index of the first cell holding bytes that were not valid text, or None."""
+    try:
+        "\x1f".join(cells).encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        for index, cell in enumerate(cells):
+            try:
+                cell.encode("utf-8")
+            except UnicodeEncodeError:
+                return index
+        return None
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[list[str], Iterator]]:
@@ -175,7 +204,8 @@ class RejectWriter:
 
     def __init__(self, path: Path, header: list[str]):
         self.path = path
-        self.handle = path.open("w", encoding="utf-8", newline="")
+        # surrogateescape writes undecodable input bytes back as they came.
+        self.handle = path.open("w", encoding="utf-8", errors="surrogateescape", newline="")
         self.writer = csv.writer(self.handle)
         self.writer.writerow(["row_number", "field", "code", "message", *header])
         self.rows = 0
@@ -295,6 +325,12 @@ def _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, ac
         if len(cells) != width:
             rejects.write(row_number, [FieldError("(row)", "wrong_column_count",
                                                   f"{len(cells)} values for {width} columns")], cells)
+            continue
+        bad_cell = _undecodable(cells)
+        if bad_cell is not None:
+            field_name = targets[bad_cell] or f"column {bad_cell + 1}"
+            rejects.write(row_number, [FieldError(field_name, "invalid_encoding",
+                                                  "holds bytes that are not text in the file's encoding")], cells)
             continue
         raw = {target: cells[i] for i, target in pairs}
         draft, errors = validate_person(raw, regions=regions, dictionary=dictionary, today=today)
