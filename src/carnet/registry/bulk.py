@@ -41,6 +41,16 @@ PERSON_COLUMNS = (
     "id, given_names, family_names, name_key, date_of_birth, sex, national_id, phone, region_code, "
     "municipality_code, address_line, household_id, relationship, fingerprint"
 )
+STAGE_PERSON_COLUMNS = (
+    "s.id, s.given_names, s.family_names, s.name_key, s.date_of_birth, s.sex, s.national_id, s.phone, "
+    "s.region_code, s.municipality_code, s.address_line, h.id, s.relationship, s.fingerprint"
+)
+# PostgreSQL binary COPY needs the type of each column (it skips text formatting and parsing).
+COPY_TYPES = {
+    "import_stage": ("int4", "uuid", "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar",
+                     "varchar", "varchar", "varchar", "varchar", "uuid", "varchar", "varchar"),
+    "person_attributes": ("uuid", "varchar", "int8", "bool", "varchar", "date", "timestamptz"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -102,13 +112,12 @@ class PersonBatchWriter:
                 national_id VARCHAR(12), phone VARCHAR(20), region_code VARCHAR(16),
                 municipality_code VARCHAR(16), address_line VARCHAR(200), household_ref VARCHAR(64),
                 household_new_id {uuid_type}, relationship VARCHAR(16), fingerprint VARCHAR(64),
-                household_id {uuid_type}, reject_code VARCHAR(32))"""
+                reject_code VARCHAR(32))"""
             )
         )
         for statement in (
-            "CREATE INDEX import_stage_fp ON import_stage (fingerprint)",
             "CREATE INDEX import_stage_nid ON import_stage (national_id)",
-            "CREATE INDEX import_stage_hh ON import_stage (household_id, relationship)",
+            "CREATE INDEX import_stage_hh ON import_stage (household_ref, relationship)",
         ):
             self.session.execute(text(statement))
 
@@ -182,9 +191,14 @@ class PersonBatchWriter:
             marks = ", ".join("?" * len(columns))
             raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
             return
-        with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types(list(COPY_TYPES[table]))
             for row in rows:
                 copy.write_row(row)
+        if table == "import_stage":
+            # A temporary table has no statistics until analysed; the merge's plans depend on them.
+            raw.execute("ANALYZE import_stage")
 
     def _merge(self) -> tuple[int, list[StagedReject]]:
         execute = self.session.execute
@@ -202,22 +216,16 @@ class PersonBatchWriter:
             ),
             params,
         ).rowcount
-        execute(
-            text(
-                """UPDATE import_stage SET household_id = h.id FROM households h
-                   WHERE h.external_ref = import_stage.household_ref"""
-            )
-        )
         # A second head for a household that has one (earlier file, earlier row) is refused.
         execute(
             text(
                 """UPDATE import_stage SET reject_code = 'household_has_head'
                    WHERE relationship = 'head' AND (
                      EXISTS (SELECT 1 FROM households h JOIN persons p ON p.id = h.head_person_id
-                             WHERE h.id = import_stage.household_id
+                             WHERE h.external_ref = import_stage.household_ref
                                AND p.fingerprint <> import_stage.fingerprint)
                      OR EXISTS (SELECT 1 FROM import_stage s2
-                                WHERE s2.household_id = import_stage.household_id
+                                WHERE s2.household_ref = import_stage.household_ref
                                   AND s2.relationship = 'head'
                                   AND s2.row_number < import_stage.row_number
                                   AND s2.fingerprint <> import_stage.fingerprint))"""
@@ -239,9 +247,10 @@ class PersonBatchWriter:
         execute(
             text(
                 f"""INSERT INTO persons ({PERSON_COLUMNS}, version, import_id, import_row, created_at, updated_at)
-                    SELECT {PERSON_COLUMNS}, 1, :import_id, row_number, :now, :now
-                    FROM import_stage WHERE reject_code IS NULL
-                    ORDER BY row_number
+                    SELECT {STAGE_PERSON_COLUMNS}, 1, :import_id, s.row_number, :now, :now
+                    FROM import_stage s LEFT JOIN households h ON h.external_ref = s.household_ref
+                    WHERE s.reject_code IS NULL
+                    ORDER BY s.row_number
                     ON CONFLICT DO NOTHING"""
             ),
             params,
@@ -250,7 +259,7 @@ class PersonBatchWriter:
             text(
                 """UPDATE households SET head_person_id = s.id
                    FROM import_stage s JOIN persons p ON p.id = s.id
-                   WHERE s.household_id = households.id AND s.relationship = 'head'
+                   WHERE s.household_ref = households.external_ref AND s.relationship = 'head'
                      AND households.head_person_id IS NULL"""
             )
         )

@@ -9,7 +9,9 @@ import csv
 import hashlib
 import io
 import itertools
-import uuid
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,9 +30,17 @@ from carnet.registry.dictionary import AttributeDictionary
 from carnet.registry.models import ImportRun
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
 from carnet.registry.service import current_dictionary, region_index
-from carnet.registry.validation import CORE_COLUMNS, REQUIRED_COLUMNS, PersonDraft, validate_person
+from carnet.registry.validation import (
+    CORE_COLUMNS,
+    REQUIRED_COLUMNS,
+    PersonDraft,
+    RegionIndex,
+    validate_person,
+)
 
 REJECT_SAMPLE_SIZE = 50
+# Below this size, starting worker processes costs more than it saves.
+PARALLEL_MIN_BYTES = 4 << 20
 FORMATS = {".csv": "csv", ".xlsx": "xlsx"}
 
 
@@ -74,6 +84,11 @@ class _CountingReader(io.RawIOBase):
         n = self.raw.readinto(buffer)
         self.count += n or 0
         return n
+
+
+def default_workers() -> int:
+    """Processes that check rows while this one writes: the other cores, at least one."""
+    return max(1, (os.cpu_count() or 2) - 1)
 
 
 def file_sha256(path: Path) -> str:
@@ -238,6 +253,7 @@ def run_import(
     today: date,
     now: datetime,
     progress: Callable[[int, int], None] | None = None,
+    workers: int | None = None,
 ) -> ImportRun:
     """Import every good row of `path`; bad rows go to the rejects file with their reasons."""
     suffix = path.suffix.lower()
@@ -274,9 +290,11 @@ def run_import(
         writer = PersonBatchWriter(session, import_id=run.id, dictionary=dictionary, now=now)
         rejects = RejectWriter(rejects_path, header)
         cohort = CohortDigest()
+        checker = RowChecker(tuple(targets), regions, dictionary, today, actor.region_code)
+        if workers is None:
+            workers = default_workers() if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
         try:
-            _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, actor, today, batch_size,
-                    progress)  # fmt: skip
+            _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress)
         finally:
             rejects.close()
         writer.record_history(actor_user_id=actor.user_id, actor_role=actor.role, reason=f"import {run.filename}")
@@ -299,13 +317,87 @@ def run_import(
     return run
 
 
-def _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, actor, today, batch_size,
-            progress) -> None:  # fmt: skip
+@dataclass(frozen=True)
+class RowChecker:
+    """Everything needed to check one row on its own, so that worker processes can share the work."""
+
+    targets: tuple[str | None, ...]
+    regions: RegionIndex
+    dictionary: AttributeDictionary
+    today: date
+    scope: str | None
+
+    def check(self, cells: list[str]) -> tuple[PersonDraft | None, list[FieldError]]:
+        """The row's draft, or every problem with it."""
+        width = len(self.targets)
+        if len(cells) != width:
+            return None, [FieldError("(row)", "wrong_column_count", f"{len(cells)} values for {width} columns")]
+        bad_cell = _undecodable(cells)
+        if bad_cell is not None:
+            field_name = self.targets[bad_cell] or f"column {bad_cell + 1}"
+            return None, [FieldError(field_name, "invalid_encoding", "holds bytes that are not text in the file's encoding")]
+        raw = {target: cells[i] for i, target in enumerate(self.targets) if target}
+        draft, errors = validate_person(raw, regions=self.regions, dictionary=self.dictionary, today=self.today)
+        if draft is not None and self.scope is not None and draft.region_code != self.scope:
+            return None, [FieldError("region_code", "outside_scope", f"your scope is {self.scope}")]
+        return draft, errors
+
+
+_worker_checker: RowChecker | None = None
+
+
+def _init_worker(checker: RowChecker) -> None:
+    global _worker_checker
+    _worker_checker = checker
+
+
+def _check_chunk(chunk: list[tuple[int, list[str]]]) -> list[tuple[PersonDraft | None, list[FieldError]]]:
+    assert _worker_checker is not None
+    return [_worker_checker.check(cells) for _, cells in chunk]
+
+
+CHUNK_ROWS = 2_000
+
+
+def _checked_rows(rows: Iterator, checker: RowChecker, workers: int, batch_size: int) -> Iterator[tuple]:
+    """(row_number, cells, draft, errors, position, total) for every non-blank row, in file order."""
+    nonblank = ((n, c, p, t) for n, c, p, t in rows if any(x.strip() for x in c))
+    if workers <= 1:
+        for number, cells, position, total in nonblank:
+            draft, errors = checker.check(cells)
+            yield number, cells, draft, errors, position, total
+        return
+    # Spawned, not forked: the parent holds open database connections that children must not share.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_init_worker, initargs=(checker,)) as pool:
+        pending: deque = deque()
+        window = max(2 * workers, 2 * batch_size // CHUNK_ROWS + 1)
+        chunks = _chunks(nonblank, CHUNK_ROWS)
+        exhausted = False
+        while pending or not exhausted:
+            # A bounded window keeps memory flat however large the file; it holds about two write
+            # batches, so that the workers keep checking while this process writes.
+            while not exhausted and len(pending) < window:
+                chunk = next(chunks, None)
+                if chunk is None:
+                    exhausted = True
+                    break
+                pending.append((chunk, pool.apply_async(_check_chunk, ([(n, c) for n, c, _, _ in chunk],))))
+            if not pending:
+                break
+            chunk, result = pending.popleft()
+            for (number, cells, position, total), (draft, errors) in zip(chunk, result.get(), strict=True):
+                yield number, cells, draft, errors, position, total
+
+
+def _chunks(iterator: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress) -> None:
     batch: list[tuple[int, PersonDraft]] = []
     cells_by_row: dict[int, list[str]] = {}
-    width = len(targets)
-    pairs = [(i, t) for i, t in enumerate(targets) if t]
-    scope = actor.region_code
 
     def flush() -> None:
         result = writer.write(batch)
@@ -313,29 +405,14 @@ def _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, ac
         cohort.add(result.inserted_ids)
         run.households_created += result.households_created
         for reject in result.rejects:
-            rejects.write(reject.row_number, [_as_field_error(reject)], cells_by_row[reject.row_number])
+            rejects.write(reject.row_number, [FieldError(reject.field, reject.code, reject.message)],
+                          cells_by_row[reject.row_number])  # fmt: skip
         batch.clear()
         cells_by_row.clear()
 
-    position = total = 0
-    for row_number, cells, position, total in rows:
-        if not any(c.strip() for c in cells):
-            continue
+    total = 0
+    for row_number, cells, draft, errors, position, total in _checked_rows(rows, checker, workers, batch_size):
         run.rows_total += 1
-        if len(cells) != width:
-            rejects.write(row_number, [FieldError("(row)", "wrong_column_count",
-                                                  f"{len(cells)} values for {width} columns")], cells)
-            continue
-        bad_cell = _undecodable(cells)
-        if bad_cell is not None:
-            field_name = targets[bad_cell] or f"column {bad_cell + 1}"
-            rejects.write(row_number, [FieldError(field_name, "invalid_encoding",
-                                                  "holds bytes that are not text in the file's encoding")], cells)
-            continue
-        raw = {target: cells[i] for i, target in pairs}
-        draft, errors = validate_person(raw, regions=regions, dictionary=dictionary, today=today)
-        if draft is not None and scope is not None and draft.region_code != scope:
-            draft, errors = None, [FieldError("region_code", "outside_scope", f"your scope is {scope}")]
         if draft is None:
             rejects.write(row_number, errors, cells)
             continue
@@ -348,15 +425,3 @@ def _stream(run, rows, targets, writer, rejects, cohort, regions, dictionary, ac
     flush()
     if progress:
         progress(total, total)
-
-
-def _as_field_error(reject) -> FieldError:
-    return FieldError(reject.field, reject.code, reject.message)
-
-
-def import_id_from(text_value: str) -> uuid.UUID:
-    """An import id from its text form, or a 404."""
-    try:
-        return uuid.UUID(text_value)
-    except ValueError as exc:
-        raise AppError(f"'{text_value}' is not an import id", code="import_not_found", status=404) from exc
