@@ -56,17 +56,25 @@ def client(tmp_path, session_factory: sessionmaker[Session]) -> Iterator[TestCli
 
 @pytest.fixture()
 def make_user(session: Session) -> Callable[..., str]:
-    """make_user(role, region_code=None, person_id=None, username=None) -> a bearer token (password PASSWORD)."""
+    """make_user(role, region_code=None, person_id=None, username=None): a bearer token; password PASSWORD."""
     counter = itertools.count(1)
 
     def make(
-        role: str, region_code: str | None = None, person_id: uuid.UUID | None = None, username: str | None = None
+        role: str,
+        region_code: str | None = None,
+        person_id: uuid.UUID | None = None,
+        username: str | None = None,
     ) -> str:
         now = utcnow()
         user = create_user(
-            session, username=username or f"{role.replace('_', '-')}-{next(counter)}", password=PASSWORD,
-            role=role, region_code=region_code, person_id=person_id, now=now,
-        )  # fmt: skip
+            session,
+            username=username or f"{role.replace('_', '-')}-{next(counter)}",
+            password=PASSWORD,
+            role=role,
+            region_code=region_code,
+            person_id=person_id,
+            now=now,
+        )
         _, secret = issue_api_token(session, user=user, name="test", now=now)
         session.commit()
         return secret
