@@ -200,7 +200,7 @@ class TestStructuralProblems:
             ("attributes[2] water_source", "type", "invalid_type"),
             ("attributes[3] toilet_type", "description", "missing_description"),
             ("attributes[4] floor_material", "retention", "invalid_retention"),
-            ("attributes[5]", "household_size", "duplicate_attribute"),
+            ("attributes[5] household_size", "household_size", "duplicate_attribute"),
             ("attributes[6] phone", "name", "core_field"),
         }
         assert "6 problem" in caught.value.message

@@ -38,7 +38,9 @@ def auth(token) -> dict[str, str]:
     return bearer(token)
 
 
-SNAPSHOT_TABLES = ("persons", "person_attributes", "access_records", "record_changes", "households", "import_runs")
+SNAPSHOT_TABLES = (
+    "persons", "person_attributes", "access_records", "record_changes", "households", "import_runs",
+)  # fmt: skip
 
 
 def snapshot(session) -> dict[str, int]:

@@ -40,7 +40,8 @@ def negotiate(accept_language: str | None) -> str:
             weight = float(q) if q else 1.0
         except ValueError:
             weight = 0.0
-        ranked.append((weight, tag.split("-")[0].lower()))
+        if weight > 0:  # q=0 means "not acceptable" (RFC 9110 §12.4.2)
+            ranked.append((weight, tag.split("-")[0].lower()))
     for _, tag in sorted(ranked, reverse=True):
         if tag in SUPPORTED:
             return tag

@@ -1,14 +1,15 @@
 """Set-based bulk writes of checked persons: a staging table per batch, then INSERT ... SELECT.
 
-PostgreSQL loads the staging table with COPY, SQLite with executemany; everything after that is the
-same SQL on both. Nothing here loops over ORM objects.
+PostgreSQL loads the staging table with binary COPY, SQLite with executemany; everything after that is
+the same SQL on both. Attribute values travel in typed staging columns (one per declared attribute) and
+reach person_attributes by one INSERT ... SELECT per attribute. Nothing here loops over ORM objects.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import text
@@ -18,25 +19,25 @@ from carnet.kit.ids import Uuid7Sequence
 from carnet.registry.dictionary import AttributeDictionary
 from carnet.registry.validation import PersonDraft
 
-STAGE_COLUMNS = (
-    "row_number",
-    "id",
-    "given_names",
-    "family_names",
-    "name_key",
-    "date_of_birth",
-    "sex",
-    "national_id",
-    "phone",
-    "region_code",
-    "municipality_code",
-    "address_line",
-    "household_ref",
-    "household_new_id",
-    "relationship",
-    "fingerprint",
+# The fields a checked row carries, in staging order (after row_number, id and household_new_id).
+CORE_VALUES = (
+    ("given_names", "VARCHAR(120)", "varchar"),
+    ("family_names", "VARCHAR(120)", "varchar"),
+    ("name_key", "VARCHAR(241)", "varchar"),
+    ("date_of_birth", "DATE", "date"),
+    ("sex", "VARCHAR(1)", "varchar"),
+    ("national_id", "VARCHAR(12)", "varchar"),
+    ("phone", "VARCHAR(20)", "varchar"),
+    ("region_code", "VARCHAR(16)", "varchar"),
+    ("municipality_code", "VARCHAR(16)", "varchar"),
+    ("address_line", "VARCHAR(200)", "varchar"),
+    ("household_ref", "VARCHAR(64)", "varchar"),
+    ("relationship", "VARCHAR(16)", "varchar"),
+    ("fingerprint", "VARCHAR(64)", "varchar"),
 )
-ATTR_COLUMNS = ("person_id", "name", "value_int", "value_bool", "value_text", "value_date", "recorded_at")
+HOUSEHOLD_REF = [name for name, _, _ in CORE_VALUES].index("household_ref")
+ATTRIBUTE_SQL = {"integer": ("BIGINT", "int8"), "boolean": ("BOOLEAN", "bool"), "enum": ("VARCHAR(64)", "varchar"),
+                 "date": ("DATE", "date")}  # fmt: skip
 PERSON_COLUMNS = (
     "id, given_names, family_names, name_key, date_of_birth, sex, national_id, phone, region_code, "
     "municipality_code, address_line, household_id, relationship, fingerprint"
@@ -45,12 +46,51 @@ STAGE_PERSON_COLUMNS = (
     "s.id, s.given_names, s.family_names, s.name_key, s.date_of_birth, s.sex, s.national_id, s.phone, "
     "s.region_code, s.municipality_code, s.address_line, h.id, s.relationship, s.fingerprint"
 )
-# PostgreSQL binary COPY needs the type of each column (it skips text formatting and parsing).
-COPY_TYPES = {
-    "import_stage": ("int4", "uuid", "varchar", "varchar", "varchar", "date", "varchar", "varchar", "varchar",
-                     "varchar", "varchar", "varchar", "varchar", "uuid", "varchar", "varchar"),
-    "person_attributes": ("uuid", "varchar", "int8", "bool", "varchar", "date", "timestamptz"),
-}  # fmt: skip
+
+
+class StageLayout:
+    """The staging row of one import: core fields, then one typed column per declared attribute.
+
+    `values()` is pure and runs in the worker processes that check rows.
+    """
+
+    def __init__(self, dictionary: AttributeDictionary, *, sqlite: bool):
+        self.sqlite = sqlite
+        self.attributes = tuple(
+            (f"a{index}", name, spec.type, spec.value_column)
+            for index, (name, spec) in enumerate(sorted(dictionary.attributes.items()))
+        )
+        self.columns = ("row_number", "id", "household_new_id", *(n for n, _, _ in CORE_VALUES),
+                        *(column for column, _, _, _ in self.attributes))  # fmt: skip
+        self.copy_types = ("int4", "uuid", "uuid", *(t for _, _, t in CORE_VALUES),
+                           *(ATTRIBUTE_SQL[kind][1] for _, _, kind, _ in self.attributes))  # fmt: skip
+
+    def create_sql(self, temp: str) -> str:
+        """CREATE TABLE for the staging table."""
+        uuid_type = "CHAR(32)" if self.sqlite else "UUID"
+        columns = [
+            "row_number INTEGER PRIMARY KEY",
+            f"id {uuid_type} NOT NULL",
+            f"household_new_id {uuid_type}",
+            *(f"{name} {sql}" for name, sql, _ in CORE_VALUES),
+            *(f"{column} {ATTRIBUTE_SQL[kind][0]}" for column, _, kind, _ in self.attributes),
+            "reject_code VARCHAR(32)",
+        ]
+        return f"CREATE {temp} import_stage ({', '.join(columns)})"
+
+    def values(self, draft: PersonDraft) -> tuple:
+        """The staging values of a checked person (without row number and ids)."""
+        born = draft.date_of_birth.isoformat() if self.sqlite else draft.date_of_birth
+        attributes = draft.attributes
+        extra = []
+        for _, name, kind, _ in self.attributes:
+            value = attributes.get(name)
+            if kind == "date" and value is not None and self.sqlite:
+                value = value.isoformat()
+            extra.append(value)
+        return (draft.given_names, draft.family_names, draft.name_key, born, draft.sex, draft.national_id,
+                draft.phone, draft.region_code, draft.municipality_code, draft.address_line, draft.household_ref,
+                draft.relationship, draft.fingerprint, *extra)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,134 +115,86 @@ class BatchResult:
 class PersonBatchWriter:
     """Writes batches of checked persons for one import inside the caller's transaction."""
 
-    def __init__(self, session: Session, *, import_id: uuid.UUID, dictionary: AttributeDictionary, now: datetime):
+    def __init__(
+        self,
+        session: Session,
+        *,
+        import_id: uuid.UUID,
+        layout: StageLayout,
+        now: datetime,
+        actor_user_id: uuid.UUID | None,
+        actor_role: str,
+        reason: str,
+    ):
         self.session = session
-        self.import_id = import_id
-        self.dictionary = dictionary
-        self.now = now
-        self.dialect = session.get_bind().dialect.name
-        self.sqlite = self.dialect == "sqlite"
+        self.layout = layout
+        self.sqlite = layout.sqlite
         # Increasing ids: the persons of one import sort in file order, and the cohort digest streams.
         self.ids = Uuid7Sequence()
-        self._create_stage_tables()
+        self.params = {
+            "import_id": self._uuid(import_id),
+            "now": self._ts(now),
+            "actor": self._uuid(actor_user_id),
+            "role": actor_role,
+            "reason": reason,
+        }
+        self.session.execute(text("DROP TABLE IF EXISTS import_stage"))
+        self.session.execute(text(layout.create_sql("TEMP TABLE")))
+        self.session.execute(text("CREATE INDEX import_stage_nid ON import_stage (national_id)"))
+        self.session.execute(text("CREATE INDEX import_stage_hh ON import_stage (household_ref, relationship)"))
 
-    # Values as each driver stores them for SQLAlchemy's Uuid, Date and UTCDateTime types.
+    # Values as each driver stores them for SQLAlchemy's Uuid and UTCDateTime types.
     def _uuid(self, value: uuid.UUID | None) -> Any:
         if value is None:
             return None
         return value.hex if self.sqlite else value
 
-    def _date(self, value: date | None) -> Any:
-        if value is None:
-            return None
-        return value.isoformat() if self.sqlite else value
-
     def _ts(self, value: datetime) -> Any:
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if self.sqlite else value
 
-    def _create_stage_tables(self) -> None:
-        uuid_type = "CHAR(32)" if self.sqlite else "UUID"
-        temp = "TEMP TABLE" if self.sqlite else "TEMP TABLE IF NOT EXISTS"
-        self.session.execute(text("DROP TABLE IF EXISTS import_stage"))
-        self.session.execute(
-            text(
-                f"""CREATE {temp} import_stage (
-                row_number INTEGER PRIMARY KEY, id {uuid_type} NOT NULL, given_names VARCHAR(120),
-                family_names VARCHAR(120), name_key VARCHAR(241), date_of_birth DATE, sex VARCHAR(1),
-                national_id VARCHAR(12), phone VARCHAR(20), region_code VARCHAR(16),
-                municipality_code VARCHAR(16), address_line VARCHAR(200), household_ref VARCHAR(64),
-                household_new_id {uuid_type}, relationship VARCHAR(16), fingerprint VARCHAR(64),
-                reject_code VARCHAR(32))"""
-            )
-        )
-        for statement in (
-            "CREATE INDEX import_stage_nid ON import_stage (national_id)",
-            "CREATE INDEX import_stage_hh ON import_stage (household_ref, relationship)",
-        ):
-            self.session.execute(text(statement))
-
     def close(self) -> None:
-        """Drop the staging tables."""
+        """Drop the staging table."""
         self.session.execute(text("DROP TABLE IF EXISTS import_stage"))
 
-    def write(self, batch: list[tuple[int, PersonDraft]]) -> BatchResult:
-        """Stage one batch and move its acceptable rows into households, persons and attributes."""
+    def write(self, batch: list[tuple[int, tuple]]) -> BatchResult:
+        """Stage one batch of (row number, StageLayout values) and move it into the registry tables."""
         if not batch:
             return BatchResult([], 0, [])
         ids = self.ids.take(len(batch))
-        refs = sorted({d.household_ref for _, d in batch if d.household_ref})
-        household_ids = dict(zip(refs, self.ids.take(len(refs)), strict=True))
-        as_uuid, as_date = self._uuid, self._date
+        refs = sorted({values[HOUSEHOLD_REF] for _, values in batch if values[HOUSEHOLD_REF]})
+        household_ids = {ref: self._uuid(hid) for ref, hid in zip(refs, self.ids.take(len(refs)), strict=True)}
+        as_uuid = self._uuid
         rows = [
-            (
-                row_number,
-                as_uuid(pid),
-                draft.given_names,
-                draft.family_names,
-                draft.name_key,
-                as_date(draft.date_of_birth),
-                draft.sex,
-                draft.national_id,
-                draft.phone,
-                draft.region_code,
-                draft.municipality_code,
-                draft.address_line,
-                draft.household_ref,
-                as_uuid(household_ids[draft.household_ref]) if draft.household_ref else None,
-                draft.relationship,
-                draft.fingerprint,
-            )
-            for (row_number, draft), pid in zip(batch, ids, strict=True)
+            (row_number, as_uuid(pid), household_ids.get(values[HOUSEHOLD_REF]), *values)
+            for (row_number, values), pid in zip(batch, ids, strict=True)
         ]
         self.session.execute(text("DELETE FROM import_stage"))
-        self._load("import_stage", STAGE_COLUMNS, rows)
+        self._load(rows)
         households_created, rejects = self._merge()
-        inserted = [self._from_db_uuid(v) for v in self.session.execute(
-            text("SELECT s.id FROM import_stage s JOIN persons p ON p.id = s.id ORDER BY s.id")
-        ).scalars()]  # fmt: skip
-        self._write_attributes(batch, ids, set(inserted))
+        inserted = [
+            uuid.UUID(hex=v) if isinstance(v, str) else v
+            for v in self.session.execute(
+                text("SELECT s.id FROM import_stage s JOIN persons p ON p.id = s.id ORDER BY s.id")
+            ).scalars()
+        ]
         return BatchResult(inserted_ids=inserted, households_created=households_created, rejects=rejects)
 
-    def _from_db_uuid(self, value: Any) -> uuid.UUID:
-        return uuid.UUID(hex=value) if isinstance(value, str) else value
-
-    def _write_attributes(self, batch, ids, inserted: set[uuid.UUID]) -> None:
-        # Only new persons get attributes: they have no values yet, so a plain insert cannot clash.
-        column_of = {name: spec.value_column for name, spec in self.dictionary.attributes.items()}
-        as_uuid, as_date, now = self._uuid, self._date, self._ts(self.now)
-        position = {c: i for i, c in enumerate(ATTR_COLUMNS)}
-        rows = []
-        for (_, draft), pid in zip(batch, ids, strict=True):
-            if pid not in inserted or not draft.attributes:
-                continue
-            key = as_uuid(pid)
-            for name, value in draft.attributes.items():
-                row = [key, name, None, None, None, None, now]
-                column = column_of[name]
-                row[position[column]] = as_date(value) if column == "value_date" else value
-                rows.append(tuple(row))
-        self._load("person_attributes", ATTR_COLUMNS, rows)
-
-    def _load(self, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-        if not rows:
-            return
+    def _load(self, rows: list[tuple]) -> None:
         raw = self.session.connection().connection.driver_connection
+        columns = ", ".join(self.layout.columns)
         if self.sqlite:
-            marks = ", ".join("?" * len(columns))
-            raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+            marks = ", ".join("?" * len(self.layout.columns))
+            raw.executemany(f"INSERT INTO import_stage ({columns}) VALUES ({marks})", rows)
             return
-        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
-        with raw.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(list(COPY_TYPES[table]))
+        with raw.cursor() as cursor, cursor.copy(f"COPY import_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(list(self.layout.copy_types))
             for row in rows:
                 copy.write_row(row)
-        if table == "import_stage":
-            # A temporary table has no statistics until analysed; the merge's plans depend on them.
-            raw.execute("ANALYZE import_stage")
+        # A temporary table has no statistics until analysed; the merge's plans depend on them.
+        raw.execute("ANALYZE import_stage")
 
     def _merge(self) -> tuple[int, list[StagedReject]]:
-        execute = self.session.execute
-        params = {"import_id": self._uuid(self.import_id), "now": self._ts(self.now)}
+        execute, params = self.session.execute, self.params
         created = execute(
             text(
                 """INSERT INTO households (id, external_ref, region_code, municipality_code, address_line,
@@ -263,6 +255,37 @@ class PersonBatchWriter:
                      AND households.head_person_id IS NULL"""
             )
         )
+        # Only the persons this batch created get attribute values: they have none yet, so no clash.
+        for column, name, _, value_column in self.layout.attributes:
+            execute(
+                text(
+                    f"""INSERT INTO person_attributes (person_id, name, {value_column}, recorded_at)
+                        SELECT s.id, :name, s.{column}, :now
+                        FROM import_stage s JOIN persons p ON p.id = s.id
+                        WHERE s.{column} IS NOT NULL"""
+                ),
+                params | {"name": name},
+            )
+        # History: one row per person and household this batch created, naming the import.
+        execute(
+            text(
+                """INSERT INTO record_changes (entity_type, entity_id, version, operation, changes, reason,
+                       actor_user_id, actor_role, import_id, changed_at)
+                   SELECT 'person', s.id, 1, 'import', NULL, :reason, :actor, :role, :import_id, :now
+                   FROM import_stage s JOIN persons p ON p.id = s.id"""
+            ),
+            params,
+        )
+        execute(
+            text(
+                """INSERT INTO record_changes (entity_type, entity_id, version, operation, changes, reason,
+                       actor_user_id, actor_role, import_id, changed_at)
+                   SELECT 'household', h.id, 1, 'import', NULL, :reason, :actor, :role, :import_id, :now
+                   FROM households h
+                   WHERE h.id IN (SELECT household_new_id FROM import_stage WHERE household_new_id IS NOT NULL)"""
+            ),
+            params,
+        )
         rejects = [
             StagedReject(
                 row_number=row_number,
@@ -282,23 +305,3 @@ class PersonBatchWriter:
             )
         ]
         return created, rejects
-
-    def record_history(self, *, actor_user_id: uuid.UUID | None, actor_role: str, reason: str) -> None:
-        """One history row per person and household this import created, in one statement each."""
-        params = {
-            "import_id": self._uuid(self.import_id),
-            "now": self._ts(self.now),
-            "actor": self._uuid(actor_user_id),
-            "role": actor_role,
-            "reason": reason,
-        }
-        for table, entity in (("persons", "person"), ("households", "household")):
-            self.session.execute(
-                text(
-                    f"""INSERT INTO record_changes (entity_type, entity_id, version, operation, changes, reason,
-                           actor_user_id, actor_role, import_id, changed_at)
-                       SELECT '{entity}', id, 1, 'import', NULL, :reason, :actor, :role, :import_id, :now
-                       FROM {table} WHERE import_id = :import_id"""
-                ),
-                params,
-            )

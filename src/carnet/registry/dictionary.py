@@ -12,12 +12,13 @@ import yaml
 
 from carnet.kit.errors import FieldError, ProhibitedAttribute, ValidationFailed
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category, prohibited_category_in_text
+from carnet.registry.text import fold, parse_date
 
 TYPES = ("integer", "boolean", "enum", "date")
 SENSITIVITIES = ("personal", "sensitive")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 RETENTION_PATTERN = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
-TRUE_WORDS = frozenset({"true", "1", "yes", "y", "si", "sí", "s", "verdadero"})
+TRUE_WORDS = frozenset({"true", "1", "yes", "y", "si", "s", "verdadero"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", "falso"})
 # Core registry fields are not attributes; a dictionary may not redeclare them.
 CORE_FIELDS = frozenset(
@@ -72,21 +73,23 @@ class AttributeSpec:
         if self.type == "boolean":
             if isinstance(raw, bool):
                 return raw
-            word = str(raw).strip().casefold()
+            word = fold(str(raw))
             if word in TRUE_WORDS:
                 return True
             if word in FALSE_WORDS:
                 return False
             raise ValueError("must be true or false (sí/no)")
         if self.type == "enum":
-            word = str(raw).strip()
             assert self.enum_values is not None
-            if word not in self.enum_values:
-                raise ValueError("must be one of " + ", ".join(self.enum_values))
-            return word
+            # Case and accents do not matter to the person typing; the stored value is the declared one.
+            word = fold(str(raw)).replace(" ", "_")
+            for value in self.enum_values:
+                if fold(value) == word:
+                    return value
+            raise ValueError("must be one of " + ", ".join(self.enum_values))
         if isinstance(raw, date):
             return raw
-        return date.fromisoformat(str(raw).strip())
+        return parse_date(str(raw))
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,9 @@ def check_dictionary(document: dict[str, Any], *, sha256: str, source: str) -> A
         if spec is None:
             continue
         if spec.name in attributes:
-            errors.append(FieldError(spec.name, "duplicate_attribute", "declared twice", record=f"attributes[{index}]"))
+            errors.append(
+                FieldError(spec.name, "duplicate_attribute", "declared twice", record=f"attributes[{index}] {spec.name}")
+            )
         attributes[spec.name] = spec
     if errors:
         raise ValidationFailed(f"{source}: the attribute dictionary has {len(errors)} problem(s)", errors,

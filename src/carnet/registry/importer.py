@@ -25,7 +25,7 @@ from carnet.audit.service import CohortDigest, record_cohort_access
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, FieldError, ProhibitedAttribute, ValidationFailed
 from carnet.kit.ids import uuid7
-from carnet.registry.bulk import PersonBatchWriter
+from carnet.registry.bulk import PersonBatchWriter, StageLayout
 from carnet.registry.dictionary import AttributeDictionary
 from carnet.registry.models import ImportRun
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
@@ -33,7 +33,6 @@ from carnet.registry.service import current_dictionary, region_index
 from carnet.registry.validation import (
     CORE_COLUMNS,
     REQUIRED_COLUMNS,
-    PersonDraft,
     RegionIndex,
     validate_person,
 )
@@ -287,17 +286,20 @@ def run_import(
         targets = resolve_columns(header, mapping, dictionary)
         session.add(run)
         session.flush()
-        writer = PersonBatchWriter(session, import_id=run.id, dictionary=dictionary, now=now)
+        layout = StageLayout(dictionary, sqlite=session.get_bind().dialect.name == "sqlite")
+        writer = PersonBatchWriter(
+            session, import_id=run.id, layout=layout, now=now, actor_user_id=actor.user_id,
+            actor_role=actor.role, reason=f"import {run.filename}",
+        )  # fmt: skip
         rejects = RejectWriter(rejects_path, header)
         cohort = CohortDigest()
-        checker = RowChecker(tuple(targets), regions, dictionary, today, actor.region_code)
+        checker = RowChecker(tuple(targets), regions, dictionary, layout, today, actor.region_code)
         if workers is None:
             workers = default_workers() if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
         try:
             _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress)
         finally:
             rejects.close()
-        writer.record_history(actor_user_id=actor.user_id, actor_role=actor.role, reason=f"import {run.filename}")
         writer.close()
         run.rows_rejected = rejects.rows
         run.reject_sample = rejects.sample
@@ -324,11 +326,12 @@ class RowChecker:
     targets: tuple[str | None, ...]
     regions: RegionIndex
     dictionary: AttributeDictionary
+    layout: StageLayout
     today: date
     scope: str | None
 
-    def check(self, cells: list[str]) -> tuple[PersonDraft | None, list[FieldError]]:
-        """The row's draft, or every problem with it."""
+    def check(self, cells: list[str]) -> tuple[tuple | None, list[FieldError]]:
+        """The row's staging values, or every problem with it."""
         width = len(self.targets)
         if len(cells) != width:
             return None, [FieldError("(row)", "wrong_column_count", f"{len(cells)} values for {width} columns")]
@@ -338,9 +341,11 @@ class RowChecker:
             return None, [FieldError(field_name, "invalid_encoding", "holds bytes that are not text in the file's encoding")]
         raw = {target: cells[i] for i, target in enumerate(self.targets) if target}
         draft, errors = validate_person(raw, regions=self.regions, dictionary=self.dictionary, today=self.today)
-        if draft is not None and self.scope is not None and draft.region_code != self.scope:
+        if draft is None:
+            return None, errors
+        if self.scope is not None and draft.region_code != self.scope:
             return None, [FieldError("region_code", "outside_scope", f"your scope is {self.scope}")]
-        return draft, errors
+        return self.layout.values(draft), []
 
 
 _worker_checker: RowChecker | None = None
@@ -351,7 +356,7 @@ def _init_worker(checker: RowChecker) -> None:
     _worker_checker = checker
 
 
-def _check_chunk(chunk: list[tuple[int, list[str]]]) -> list[tuple[PersonDraft | None, list[FieldError]]]:
+def _check_chunk(chunk: list[tuple[int, list[str]]]) -> list[tuple[tuple | None, list[FieldError]]]:
     assert _worker_checker is not None
     return [_worker_checker.check(cells) for _, cells in chunk]
 
@@ -396,7 +401,7 @@ def _chunks(iterator: Iterator, size: int) -> Iterator[list]:
 
 
 def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress) -> None:
-    batch: list[tuple[int, PersonDraft]] = []
+    batch: list[tuple[int, tuple]] = []
     cells_by_row: dict[int, list[str]] = {}
 
     def flush() -> None:
@@ -411,12 +416,12 @@ def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, pr
         cells_by_row.clear()
 
     total = 0
-    for row_number, cells, draft, errors, position, total in _checked_rows(rows, checker, workers, batch_size):
+    for row_number, cells, values, errors, position, total in _checked_rows(rows, checker, workers, batch_size):
         run.rows_total += 1
-        if draft is None:
+        if values is None:
             rejects.write(row_number, errors, cells)
             continue
-        batch.append((row_number, draft))
+        batch.append((row_number, values))
         cells_by_row[row_number] = cells
         if len(batch) >= batch_size:
             flush()

@@ -94,7 +94,7 @@ class Person(Base):
     # SHA-256 of the identifying fields: what makes a re-import of the same row a no-op.
     fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
-    import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     import_row: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

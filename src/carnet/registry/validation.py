@@ -5,10 +5,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
-from datetime import date, datetime
+from datetime import date
 from importlib import resources
 from typing import Any
 
@@ -16,12 +14,12 @@ import phonenumbers
 
 from carnet.kit.errors import FieldError
 from carnet.registry.dictionary import AttributeDictionary
+from carnet.registry.text import SPACES, fold, parse_date
 
-NATIONAL_ID_PATTERN = re.compile(r"^([VE])-?0*(\d{5,9})$")
+# ASCII digits only, and leading zeros never count: V-0001234 is not a valid five-digit cédula.
+NATIONAL_ID_PATTERN = re.compile(r"^([VE])-?0*([1-9]\d{4,8})$", re.ASCII)
 NAME_PATTERN = re.compile(r"^[^\W\d_]+(?:[ '’.\-][^\W\d_]*)*$")
 HOUSEHOLD_REF_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-/]{0,63}$")
-DMY_PATTERN = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
-SPACES = re.compile(r"\s+")
 # A Venezuelan number written nationally: trunk 0, then 10 digits with optional separators.
 VE_NATIONAL_PHONE = re.compile(r"^0((?:\d[ .\-]?){9}\d)$")
 PHONE_SEPARATORS = re.compile(r"[ .\-]")
@@ -57,15 +55,6 @@ CORE_COLUMNS = (
     "relationship",
 )
 REQUIRED_COLUMNS = ("given_names", "family_names", "date_of_birth", "region_code")
-
-
-@lru_cache(maxsize=1 << 16)
-def fold(text: str) -> str:
-    """Lower-case, accent-free, single-spaced text for matching and search keys."""
-    # Cached: names repeat (a few thousand given names and surnames cover most of a population).
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return SPACES.sub(" ", stripped.casefold()).strip()
 
 
 @dataclass(frozen=True)
@@ -192,18 +181,6 @@ def normalize_phone(raw: str, default_region: str = "VE") -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("not a valid phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def parse_date(raw: str) -> date:
-    """A date from YYYY-MM-DD or DD/MM/YYYY (the Venezuelan order), or ValueError."""
-    text = raw.strip()
-    match = DMY_PATTERN.match(text)
-    if match:
-        day, month, year = (int(g) for g in match.groups())
-        return date(year, month, day)
-    if "T" in text or " " in text:
-        return datetime.fromisoformat(text).date()
-    return date.fromisoformat(text)
 
 
 def _name(raw: str, column: str, errors: list[FieldError]) -> str:

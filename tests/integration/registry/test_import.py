@@ -273,3 +273,13 @@ def test_property_nothing_good_lost_every_bad_row_reported(session, registrar, t
     assert count_rows(session, "persons", "import_id = :i", i=run.id if session.bind.dialect.name != "sqlite"
                       else run.id.hex) == expected_good  # fmt: skip
     nested.rollback()
+
+
+class TestWorkerProcesses:
+    def test_rows_checked_in_worker_processes_give_the_same_result(self, session, registrar, tmp_path):
+        path = write_csv(tmp_path / "c.csv", GOOD + [b[0] for b in BAD[:6]] + GOOD[:1])
+        run = do_import(session, path, registrar, workers=2, batch_size=2)
+        assert (run.rows_imported, run.rows_rejected, run.rows_already_present) == (4, 6, 1)
+        reported = sorted((int(r["row_number"]), r["code"]) for r in rejects_of(run))
+        assert reported == [(6 + i, code) for i, (_, _, code) in enumerate(BAD[:6])]
+        assert set(session.scalars(select(Person.given_names))) == {"Ana María", "Luis", "Pedro José", "Carmen"}

@@ -181,7 +181,6 @@ def upgrade() -> None:
         )
     with op.batch_alter_table('persons', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_persons_household_id'), ['household_id'], unique=False)
-        batch_op.create_index(batch_op.f('ix_persons_import_id'), ['import_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_persons_name_key'), ['name_key'], unique=False)
         batch_op.create_index('ix_persons_region_code_id', ['region_code', 'id'], unique=False)
 
@@ -264,7 +263,6 @@ def downgrade() -> None:
     with op.batch_alter_table('persons', schema=None) as batch_op:
         batch_op.drop_index('ix_persons_region_code_id')
         batch_op.drop_index(batch_op.f('ix_persons_name_key'))
-        batch_op.drop_index(batch_op.f('ix_persons_import_id'))
         batch_op.drop_index(batch_op.f('ix_persons_household_id'))
 
     op.drop_table('persons')
