@@ -298,7 +298,9 @@ class TestWebSession:
         assert created.status_code == 201
         assert count_rows(session, "persons") == persons + 1
 
-        signed_out = client.delete("/api/v1/auth/session", headers=with_cookie)
+        forged = client.delete("/api/v1/auth/session", headers=with_cookie)
+        assert forged.status_code == 401 and forged.json()["code"] == "csrf_required"
+        signed_out = client.delete("/api/v1/auth/session", headers=with_cookie | {"X-Carnet-CSRF": "1"})
         assert signed_out.status_code == 204
         assert 'carnet_session=""' in signed_out.headers["set-cookie"] or "max-age=0" in (
             signed_out.headers["set-cookie"].lower()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from carnet.access.models import ApiToken, User, WebSession
@@ -57,3 +57,15 @@ def user_by_session_hash(session: Session, token_hash: str, now: datetime) -> Us
 def revoke_session(session: Session, token_hash: str, now: datetime) -> None:
     """End a web session."""
     session.execute(update(WebSession).where(WebSession.token_hash == token_hash).values(revoked_at=now))
+
+
+# Existence checks by table name: access is a sink and imports no other domain's models.
+def region_exists(session: Session, code: str) -> bool:
+    """Whether a region code is loaded."""
+    return session.execute(text("SELECT 1 FROM regions WHERE code = :code"), {"code": code}).first() is not None
+
+
+def person_exists(session: Session, person_id: uuid.UUID) -> bool:
+    """Whether a registry record exists."""
+    value = person_id.hex if session.get_bind().dialect.name == "sqlite" else person_id
+    return session.execute(text("SELECT 1 FROM persons WHERE id = :id"), {"id": value}).first() is not None

@@ -55,6 +55,10 @@ def create_user(
         errors.append(FieldError("role", "invalid_role", "one of " + ", ".join(r.value for r in Role)))
     if role == Role.CITIZEN and person_id is None:
         errors.append(FieldError("person_id", "required", "a citizen account is linked to a registry record"))
+    if region_code is not None and not repo.region_exists(session, region_code):
+        errors.append(FieldError("region_code", "unknown_region", f"'{region_code}' is not a region"))
+    if person_id is not None and not repo.person_exists(session, person_id):
+        errors.append(FieldError("person_id", "person_not_found", f"no registry record {person_id}"))
     if errors:
         raise ValidationFailed(f"user {username}: some fields are invalid", errors)
     if repo.user_by_username(session, username) is not None:

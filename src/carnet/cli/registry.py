@@ -36,7 +36,7 @@ def import_summary(run: ImportRun) -> dict:
         "rows_already_present": run.rows_already_present,
         "rows_rejected": run.rows_rejected,
         "households_created": run.households_created,
-        "rejects_file": run.rejects_path if run.rows_rejected else None,
+        "rejects_file": run.rejects_path,
     }
 
 

@@ -157,9 +157,14 @@ def _undecodable(cells: list[str]) -> int | None:
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[list[str], Iterator]]:
+    from zipfile import BadZipFile
+
     from openpyxl import load_workbook
 
-    workbook = load_workbook(path, read_only=True, data_only=True)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, KeyError, OSError, ValueError) as exc:
+        raise AppError(f"{path.name}: not a readable Excel workbook (.xlsx)", code="unreadable_file") from exc
     try:
         sheet = workbook.worksheets[0]
         total = sheet.max_row or 0
@@ -303,6 +308,9 @@ def run_import(
         writer.close()
         run.rows_rejected = rejects.rows
         run.reject_sample = rejects.sample
+        if not rejects.rows:
+            rejects_path.unlink(missing_ok=True)
+            run.rejects_path = None
     run.rows_already_present = run.rows_total - run.rows_imported - run.rows_rejected
     run.status = "completed"
     run.finished_at = now

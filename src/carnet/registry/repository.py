@@ -190,6 +190,9 @@ def get_import(session: Session, import_id: uuid.UUID) -> ImportRun | None:
     return session.get(ImportRun, import_id)
 
 
-def list_imports(session: Session, *, limit: int) -> list[ImportRun]:
-    """The newest import runs."""
-    return list(session.scalars(select(ImportRun).order_by(ImportRun.started_at.desc()).limit(limit)))
+def list_imports(session: Session, *, limit: int, region_scope: str | None) -> list[ImportRun]:
+    """The newest import runs (only those made within `region_scope` when one is given)."""
+    query = select(ImportRun)
+    if region_scope is not None:
+        query = query.where(ImportRun.region_scope == region_scope)
+    return list(session.scalars(query.order_by(ImportRun.started_at.desc()).limit(limit)))

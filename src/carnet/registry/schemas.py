@@ -146,8 +146,10 @@ class ImportSummary(BaseModel):
     rows_already_present: int
     rows_rejected: int
     households_created: int
-    rejects_path: str | None
-    reject_sample: list[dict[str, Any]] | None
+    rejects_available: bool = Field(description="whether GET .../rejects has the rejected rows")
+    reject_sample: list[dict[str, Any]] | None = Field(
+        description="the first problems; only for those who may import (messages quote row values)"
+    )
     started_at: datetime
     finished_at: datetime | None
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from carnet.access import service as access
 from carnet.kit.clock import utcnow
+from carnet.kit.errors import Unauthenticated
 from carnet.web.deps import SESSION_COOKIE, UnitOfWorkRoute, get_session
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=UnitOfWorkRoute)
@@ -56,8 +57,10 @@ def sign_in(data: Credentials, request: Request, response: Response, session: Se
 
 @router.delete("/session", status_code=204)
 def sign_out(request: Request, response: Response, session: Session = Depends(get_session)) -> None:
-    """End the web session."""
+    """End the web session (the X-Carnet-CSRF header is required, as for every cookie write)."""
     cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and not request.headers.get("x-carnet-csrf"):
+        raise Unauthenticated("cookie sessions must send the X-Carnet-CSRF header", code="csrf_required")
     if cookie:
         access.close_web_session(session, cookie=cookie, now=utcnow())
     response.delete_cookie(SESSION_COOKIE)

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 from fastapi.responses import FileResponse
 from sqlalchemy.orm import Session
 
-from carnet.access.policy import Permission, Purpose
+from carnet.access.policy import Permission, Purpose, has_permission
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError, NotFound
@@ -58,21 +58,22 @@ def create_import(
         )  # fmt: skip
     finally:
         upload.unlink(missing_ok=True)
-    return summary
+    return _summary(summary, actor)
 
 
 @router.get("", response_model=list[ImportSummary])
 def list_imports(
     limit: int = Query(default=50, ge=1, le=200), actor: Actor = Depends(read), session: Session = Depends(get_session)
 ) -> list:
-    """The newest imports and their counts."""
-    return repository.list_imports(session, limit=limit)
+    """The newest imports and their counts (a region-bound account sees its region's only)."""
+    runs = repository.list_imports(session, limit=limit, region_scope=actor.region_code)
+    return [_summary(run, actor) for run in runs]
 
 
 @router.get("/{import_id}", response_model=ImportSummary)
 def get_import(import_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)) -> object:
     """One import's counts."""
-    return _visible_import(session, actor, import_id)
+    return _summary(_visible_import(session, actor, import_id), actor)
 
 
 @router.get("/{import_id}/rejects", response_class=FileResponse)
@@ -92,3 +93,15 @@ def _visible_import(session: Session, actor: Actor, import_id: uuid.UUID) -> Imp
     if found is None or (actor.region_code is not None and found.region_scope != actor.region_code):
         raise NotFound(f"import {import_id} not found", code="import_not_found")
     return found
+
+
+def _summary(run: ImportRun, actor: Actor) -> dict:
+    # Reject messages quote row values (a cédula, a date): personal data, for importers only.
+    summary = ImportSummary.model_validate(
+        {
+            **{name: getattr(run, name) for name in ImportSummary.model_fields if hasattr(run, name)},
+            "rejects_available": bool(run.rejects_path and run.rows_rejected),
+            "reject_sample": run.reject_sample if has_permission(actor.role, Permission.IMPORTS_RUN) else None,
+        }
+    )
+    return summary.model_dump()
