@@ -41,19 +41,23 @@ def record_access(
 
 
 class CohortDigest:
-    """SHA-256 over a cohort's member ids in ascending order, fed as the members are found."""
+    """SHA-256 over a cohort's member ids (16 bytes each) in ascending order, fed as they are found."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
         self.size = 0
-        self._last: uuid.UUID | None = None
+        self._last = b""
 
     def add(self, member_ids: Iterable[uuid.UUID]) -> None:
         """Add members; they must come in ascending order, each once."""
+        self.add_bytes(member.bytes for member in member_ids)
+
+    def add_bytes(self, member_ids: Iterable[bytes]) -> None:
+        """Add members given as their 16 bytes (byte order is uuid order), ascending, each once."""
         for member in member_ids:
-            if self._last is not None and member <= self._last:
+            if member <= self._last:
                 raise ValueError("cohort member ids must be unique and in ascending order")
-            self._hash.update(member.bytes)
+            self._hash.update(member)
             self._last = member
             self.size += 1
 

@@ -26,6 +26,10 @@ class Uuid7Sequence:
 
     def take(self, count: int) -> list[uuid.UUID]:
         """The next `count` ids, each greater than every id this sequence gave before."""
+        return [uuid.UUID(int=value) for value in self.take_ints(count)]
+
+    def take_ints(self, count: int) -> list[int]:
+        """The next `count` ids as 128-bit integers (cheaper when they go straight to a database)."""
         now = time.time_ns() // 1_000_000
         if now > self._ms:
             self._ms, self._counter = now, 0
@@ -36,7 +40,7 @@ class Uuid7Sequence:
             if counter > 0xFFF:  # 12-bit counter exhausted: borrow the next millisecond
                 ms, counter = ms + 1, 0
             rand_b = int.from_bytes(rand[8 * i : 8 * i + 8], "big") & ((1 << 62) - 1)
-            out.append(uuid.UUID(int=(ms << 80) | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b))
+            out.append((ms << 80) | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand_b)
             counter += 1
         self._ms, self._counter = ms, counter
         return out

@@ -107,7 +107,7 @@ class StagedReject:
 class BatchResult:
     """What writing one batch did."""
 
-    inserted_ids: list[uuid.UUID]
+    inserted_ids: list[bytes]  # 16 bytes each, ascending
     households_created: int
     rejects: list[StagedReject]
 
@@ -122,9 +122,6 @@ class PersonBatchWriter:
         import_id: uuid.UUID,
         layout: StageLayout,
         now: datetime,
-        actor_user_id: uuid.UUID | None,
-        actor_role: str,
-        reason: str,
     ):
         self.session = session
         self.layout = layout
@@ -134,9 +131,6 @@ class PersonBatchWriter:
         self.params = {
             "import_id": self._uuid(import_id),
             "now": self._ts(now),
-            "actor": self._uuid(actor_user_id),
-            "role": actor_role,
-            "reason": reason,
         }
         self.session.execute(text("DROP TABLE IF EXISTS import_stage"))
         self.session.execute(text(layout.create_sql("TEMP TABLE")))
@@ -149,6 +143,10 @@ class PersonBatchWriter:
             return None
         return value.hex if self.sqlite else value
 
+    def _db_id(self, value: int) -> Any:
+        # SQLAlchemy's Uuid is CHAR(32) hex on SQLite and a native uuid on PostgreSQL.
+        return f"{value:032x}" if self.sqlite else uuid.UUID(int=value)
+
     def _ts(self, value: datetime) -> Any:
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if self.sqlite else value
 
@@ -160,23 +158,21 @@ class PersonBatchWriter:
         """Stage one batch of (row number, StageLayout values) and move it into the registry tables."""
         if not batch:
             return BatchResult([], 0, [])
-        ids = self.ids.take(len(batch))
+        as_db = self._db_id
+        ids = self.ids.take_ints(len(batch))
         refs = sorted({values[HOUSEHOLD_REF] for _, values in batch if values[HOUSEHOLD_REF]})
-        household_ids = {ref: self._uuid(hid) for ref, hid in zip(refs, self.ids.take(len(refs)), strict=True)}
-        as_uuid = self._uuid
+        household_ids = {ref: as_db(hid) for ref, hid in zip(refs, self.ids.take_ints(len(refs)), strict=True)}
         rows = [
-            (row_number, as_uuid(pid), household_ids.get(values[HOUSEHOLD_REF]), *values)
+            (row_number, as_db(pid), household_ids.get(values[HOUSEHOLD_REF]), *values)
             for (row_number, values), pid in zip(batch, ids, strict=True)
         ]
         self.session.execute(text("DELETE FROM import_stage"))
         self._load(rows)
         households_created, rejects = self._merge()
-        inserted = [
-            uuid.UUID(hex=v) if isinstance(v, str) else v
-            for v in self.session.execute(
-                text("SELECT s.id FROM import_stage s JOIN persons p ON p.id = s.id ORDER BY s.id")
-            ).scalars()
-        ]
+        found = self.session.execute(
+            text("SELECT s.id FROM import_stage s JOIN persons p ON p.id = s.id ORDER BY s.id")
+        ).scalars()
+        inserted = [bytes.fromhex(v) for v in found] if self.sqlite else [v.bytes for v in found]
         return BatchResult(inserted_ids=inserted, households_created=households_created, rejects=rejects)
 
     def _load(self, rows: list[tuple]) -> None:
@@ -266,26 +262,6 @@ class PersonBatchWriter:
                 ),
                 params | {"name": name},
             )
-        # History: one row per person and household this batch created, naming the import.
-        execute(
-            text(
-                """INSERT INTO record_changes (entity_type, entity_id, version, operation, changes, reason,
-                       actor_user_id, actor_role, import_id, changed_at)
-                   SELECT 'person', s.id, 1, 'import', NULL, :reason, :actor, :role, :import_id, :now
-                   FROM import_stage s JOIN persons p ON p.id = s.id"""
-            ),
-            params,
-        )
-        execute(
-            text(
-                """INSERT INTO record_changes (entity_type, entity_id, version, operation, changes, reason,
-                       actor_user_id, actor_role, import_id, changed_at)
-                   SELECT 'household', h.id, 1, 'import', NULL, :reason, :actor, :role, :import_id, :now
-                   FROM households h
-                   WHERE h.id IN (SELECT household_new_id FROM import_stage WHERE household_new_id IS NOT NULL)"""
-            ),
-            params,
-        )
         rejects = [
             StagedReject(
                 row_number=row_number,

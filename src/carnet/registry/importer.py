@@ -86,7 +86,7 @@ class _CountingReader(io.RawIOBase):
 
 
 def default_workers() -> int:
-    """Processes that check rows while this one writes: the other cores, at least one."""
+    """Processes that check rows while this one reads and writes: the other cores, at least one."""
     return max(1, (os.cpu_count() or 2) - 1)
 
 
@@ -292,15 +292,12 @@ def run_import(
         session.add(run)
         session.flush()
         layout = StageLayout(dictionary, sqlite=session.get_bind().dialect.name == "sqlite")
-        writer = PersonBatchWriter(
-            session, import_id=run.id, layout=layout, now=now, actor_user_id=actor.user_id,
-            actor_role=actor.role, reason=f"import {run.filename}",
-        )  # fmt: skip
+        writer = PersonBatchWriter(session, import_id=run.id, layout=layout, now=now)
         rejects = RejectWriter(rejects_path, header)
         cohort = CohortDigest()
         checker = RowChecker(tuple(targets), regions, dictionary, layout, today, actor.region_code)
         if workers is None:
-            workers = default_workers() if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
+            workers = default_workers() if path.stat().st_size >= PARALLEL_MIN_BYTES else 0
         try:
             _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress)
         finally:
@@ -375,7 +372,7 @@ CHUNK_ROWS = 2_000
 def _checked_rows(rows: Iterator, checker: RowChecker, workers: int, batch_size: int) -> Iterator[tuple]:
     """(row_number, cells, draft, errors, position, total) for every non-blank row, in file order."""
     nonblank = ((n, c, p, t) for n, c, p, t in rows if any(x.strip() for x in c))
-    if workers <= 1:
+    if workers == 0:
         for number, cells, position, total in nonblank:
             draft, errors = checker.check(cells)
             yield number, cells, draft, errors, position, total
@@ -411,12 +408,13 @@ def _chunks(iterator: Iterator, size: int) -> Iterator[list]:
 def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress) -> None:
     batch: list[tuple[int, tuple]] = []
     cells_by_row: dict[int, list[str]] = {}
+    counts = {"total": 0, "imported": 0, "households": 0}
 
     def flush() -> None:
         result = writer.write(batch)
-        run.rows_imported += len(result.inserted_ids)
-        cohort.add(result.inserted_ids)
-        run.households_created += result.households_created
+        counts["imported"] += len(result.inserted_ids)
+        cohort.add_bytes(result.inserted_ids)
+        counts["households"] += result.households_created
         for reject in result.rejects:
             rejects.write(reject.row_number, [FieldError(reject.field, reject.code, reject.message)],
                           cells_by_row[reject.row_number])  # fmt: skip
@@ -425,7 +423,7 @@ def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, pr
 
     total = 0
     for row_number, cells, values, errors, position, total in _checked_rows(rows, checker, workers, batch_size):
-        run.rows_total += 1
+        counts["total"] += 1
         if values is None:
             rejects.write(row_number, errors, cells)
             continue
@@ -436,5 +434,6 @@ def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, pr
             if progress:
                 progress(position, total)
     flush()
+    run.rows_total, run.rows_imported, run.households_created = counts["total"], counts["imported"], counts["households"]
     if progress:
         progress(total, total)

@@ -15,7 +15,13 @@ from carnet.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
 from carnet.registry import repository as repo
 from carnet.registry.dictionary import AttributeDictionary, check_dictionary
-from carnet.registry.models import AttributeDefinition, AttributeDictionaryVersion, Household, Person
+from carnet.registry.models import (
+    AttributeDefinition,
+    AttributeDictionaryVersion,
+    Household,
+    Person,
+    RecordChange,
+)
 from carnet.registry.schemas import HouseholdIn, PersonIn, PersonPatch
 from carnet.registry.validation import CORE_COLUMNS, RegionIndex, load_shipped_regions, validate_person
 
@@ -412,11 +418,31 @@ def person_history(session: Session, *, actor: Actor, person_id: uuid.UUID, now:
     if person is None:
         raise NotFound(f"person {person_id} not found", code="person_not_found")
     changes = repo.history_of(session, "person", person_id)
+    if person.import_id is not None:
+        changes.insert(0, _import_creation(session, person.import_id, person.id))
     record_access(
         session, actor=actor, action="read", subject_type="person", subject_ids=[person_id],
         fields=["history"], now=now,
     )  # fmt: skip
     return changes
+
+
+def _import_creation(session: Session, import_id: uuid.UUID, person_id: uuid.UUID) -> RecordChange:
+    # An imported person's creation is not written once per row: the import run says who, when and
+    # from which file, and the person row names its import and row. The history shows it as version 1.
+    run = repo.get_import(session, import_id)
+    return RecordChange(
+        entity_type="person",
+        entity_id=person_id,
+        version=1,
+        operation="import",
+        changes=None,
+        reason=f"import {run.filename}" if run else "import",
+        actor_user_id=run.actor_user_id if run else None,
+        actor_role=run.actor_role if run else "unknown",
+        import_id=import_id,
+        changed_at=run.started_at if run else None,
+    )
 
 
 # Households

@@ -18,7 +18,9 @@ from carnet.audit.models import AccessRecord
 from carnet.kit.actor import Actor
 from carnet.kit.errors import ProhibitedAttribute, ValidationFailed
 from carnet.registry.importer import ColumnMapping, run_import
-from carnet.registry.models import Household, Person, PersonAttribute, RecordChange
+from carnet.registry import service
+from carnet.registry.models import Household, Person, PersonAttribute
+from carnet.registry.schemas import PersonPatch
 from carnet.registry.seed import COLUMNS, PopulationGenerator
 from tests.conftest import count_rows
 
@@ -101,7 +103,7 @@ class TestReimport:
     def test_same_file_twice_creates_nothing_new(self, session, registrar, tmp_path):
         path = write_csv(tmp_path / "c.csv", GOOD + [BAD[0][0]])
         first = do_import(session, path, registrar)
-        counts = {t: count_rows(session, t) for t in ("persons", "households", "person_attributes", "record_changes")}
+        counts = {t: count_rows(session, t) for t in ("persons", "households", "person_attributes")}
         second = do_import(session, path, registrar)
         assert (first.rows_imported, second.rows_imported) == (4, 0)
         assert second.rows_already_present == 4 and second.rows_rejected == 1
@@ -127,11 +129,18 @@ class TestImportRecords:
         assert record.cohort_size == 4 and record.action == "import" and record.subject_type == "cohort"
         assert record.cohort_digest == hashlib.sha256(b"".join(i.bytes for i in ids)).hexdigest()
 
-    def test_history_names_the_import(self, session, registrar, tmp_path):
-        run = do_import(session, write_csv(tmp_path / "c.csv", GOOD), registrar)
-        changes = session.scalars(select(RecordChange).where(RecordChange.import_id == run.id)).all()
-        assert sorted(c.entity_type for c in changes) == ["household"] * 2 + ["person"] * 4
-        assert all(c.operation == "import" and c.version == 1 for c in changes)
+    def test_history_starts_with_the_import(self, session, registrar, tmp_path):
+        run = do_import(session, write_csv(tmp_path / "census.csv", GOOD), registrar)
+        person = session.scalars(select(Person).where(Person.national_id == "V-10000003")).one()
+        assert person.import_row == 5
+        history = service.person_history(session, actor=registrar, person_id=person.id, now=NOW)
+        (created,) = history
+        assert (created.version, created.operation, created.import_id) == (1, "import", run.id)
+        assert created.reason == "import census.csv" and created.actor_role == "registrar"
+        service.update_person(session, actor=registrar, person_id=person.id,
+                              patch=PersonPatch(reason="moved", region_code="VE-K"), today=TODAY, now=NOW)  # fmt: skip
+        assert [c.operation for c in service.person_history(session, actor=registrar, person_id=person.id,
+                                                            now=NOW)] == ["import", "update"]  # fmt: skip
 
     def test_failed_import_leaves_nothing(self, session, registrar, tmp_path):
         path = write_csv(tmp_path / "c.csv", GOOD)
