@@ -481,3 +481,30 @@ def test_validate_person_never_raises_and_returns_a_draft_or_errors(row):
     if draft is not None:
         assert draft.region_code in REGIONS.states
         assert draft.given_names and draft.family_names and draft.date_of_birth <= TODAY
+
+
+class TestNationalNumberRules:
+    """The compiled Venezuelan rules must agree with phonenumbers itself on every number."""
+
+    @settings(max_examples=3000, deadline=None)
+    @given(national=st.from_regex(r"\A[0-9]{10}\Z"))
+    def test_agrees_with_phonenumbers(self, national):
+        import phonenumbers
+
+        from carnet.registry.validation import VE_RULES
+
+        expected = phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=58, national_number=int(national)))
+        assert VE_RULES.is_valid(national) == (expected and not national.startswith("0"))
+
+    @pytest.mark.parametrize("prefix", ["212", "241", "261", "412", "414", "416", "424", "426", "422", "800", "900", "501"])
+    def test_agrees_on_every_prefix_in_use(self, prefix):
+        import phonenumbers
+
+        from carnet.registry.validation import VE_RULES
+
+        for tail in ("0000000", "1234567", "9999999"):
+            national = prefix + tail
+            expected = phonenumbers.is_valid_number(
+                phonenumbers.PhoneNumber(country_code=58, national_number=int(national))
+            )
+            assert VE_RULES.is_valid(national) == expected
