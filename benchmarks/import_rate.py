@@ -41,15 +41,16 @@ def machine() -> str:
     except OSError:
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{platform.node()}: {model}, {os.cpu_count()} cores, {memory:.0f} GiB, Python "
-            f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}")  # fmt: skip
+    return (
+        f"{platform.node()}: {model}, {os.cpu_count()} cores, {memory:.0f} GiB, Python "
+        f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
 
 
 def fresh_store(backend: str, folder: Path) -> str:
     """A migrated store with regions and the shipped dictionary; returns its URL."""
-    from conftest import create_postgres_database, prepare_store
-
     from carnet.db.session import make_engine
+    from conftest import create_postgres_database, prepare_store
 
     if backend == "sqlite":
         url = f"sqlite:///{folder / f'bench-{time.time_ns()}.db'}"
@@ -80,8 +81,9 @@ def _child_import(url: str, path: str, queue) -> None:  # type: ignore[no-untype
     now = datetime.now(UTC)
     start = time.perf_counter()
     with unit_of_work(factory) as session:
-        run = run_import(session, actor=system_actor("bench", "registration"), path=Path(path),
-                         today=now.date(), now=now)  # fmt: skip
+        run = run_import(
+            session, actor=system_actor("bench", "registration"), path=Path(path), today=now.date(), now=now
+        )
         imported, rejected = run.rows_imported, run.rows_rejected
     seconds = time.perf_counter() - start
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -119,12 +121,24 @@ def naive_rate(url: str, path: Path, rows: int) -> float:
             draft, _ = validate_person(raw, regions=regions, dictionary=dictionary, today=now.date())
             if draft is None:
                 continue
-            person = Person(id=uuid7(), given_names=draft.given_names, family_names=draft.family_names,
-                            name_key=draft.name_key, date_of_birth=draft.date_of_birth, sex=draft.sex,
-                            national_id=draft.national_id, phone=draft.phone, region_code=draft.region_code,
-                            municipality_code=draft.municipality_code, address_line=draft.address_line,
-                            relationship=None, fingerprint=draft.fingerprint, version=1, created_at=now,
-                            updated_at=now)  # fmt: skip
+            person = Person(
+                id=uuid7(),
+                given_names=draft.given_names,
+                family_names=draft.family_names,
+                name_key=draft.name_key,
+                date_of_birth=draft.date_of_birth,
+                sex=draft.sex,
+                national_id=draft.national_id,
+                phone=draft.phone,
+                region_code=draft.region_code,
+                municipality_code=draft.municipality_code,
+                address_line=draft.address_line,
+                relationship=None,
+                fingerprint=draft.fingerprint,
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
             session.add(person)
             for name, value in draft.attributes.items():
                 column = dictionary.attributes[name].value_column
@@ -167,8 +181,7 @@ def main() -> None:
         seconds = write_population(big, args.people)
         print(f"seeded file: {args.people:,} persons, {big.stat().st_size / 2**20:.0f} MiB, written in {seconds:.1f} s")
         write_population(small, args.small)
-        print(f"{'backend':11} {'file':>10} {'persons/s':>10} {'seconds':>8} {'importer MiB':>13} "
-              f"{'worker MiB':>11}")  # fmt: skip
+        print(f"{'backend':11} {'file':>10} {'persons/s':>10} {'seconds':>8} {'importer MiB':>13} {'worker MiB':>11}")
         summary = []
         for backend in backends:
             url = fresh_store(backend, folder)
@@ -182,13 +195,17 @@ def main() -> None:
                     seconds, imported, rejected, own, worker = timed_import(url, path)
                     drop_store(url)
                     rates.append(imported / seconds)
-                    print(f"{backend:11} {people:>10,} {imported / seconds:10,.0f} {seconds:8.1f} {own:13.0f} "
-                          f"{worker:11.0f}   ({imported:,} imported, {rejected:,} rejected)")  # fmt: skip
+                    print(
+                        f"{backend:11} {people:>10,} {imported / seconds:10,.0f} {seconds:8.1f} {own:13.0f} "
+                        f"{worker:11.0f}   ({imported:,} imported, {rejected:,} rejected)"
+                    )
             summary.append((backend, statistics.median(rates), naive))
         print()
         for backend, rate, naive in summary:
-            print(f"{backend}: median {rate:,.0f} persons/s for {args.people:,} persons = {rate / naive:.1f}x "
-                  f"the naive per-row ORM insert ({naive:,.0f}/s)")  # fmt: skip
+            print(
+                f"{backend}: median {rate:,.0f} persons/s for {args.people:,} persons = {rate / naive:.1f}x "
+                f"the naive per-row ORM insert ({naive:,.0f}/s)"
+            )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ def main() -> int:
                     ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False
                 )
                 reason = postgres_reason()
-        print("Databases under test: " + ("SQLite only — " + reason if reason else "SQLite and PostgreSQL"),
-              flush=True)
+        print(
+            "Databases under test: " + ("SQLite only — " + reason if reason else "SQLite and PostgreSQL"),
+            flush=True,
+        )
     args = [sys.executable, "-m", "pytest", *sys.argv[1:]]
     return subprocess.call(args, cwd=ROOT)
 

@@ -25,31 +25,84 @@ runner = CliRunner()
 
 # Good rows: valid, each identified by its cédula; written in the import format.
 GOOD_ROWS = [
-    {"given_names": "María José", "family_names": "Pérez Rodríguez", "date_of_birth": "1985-03-14",
-     "sex": "F", "national_id": "V-12345678", "phone": "0414-1234567", "region_code": "VE-A",
-     "municipality_code": "VE-A-01", "monthly_income": "250000", "disability": "false",
-     "dwelling_type": "house"},
-    {"given_names": "Luis Alberto", "family_names": "Peña Mora", "date_of_birth": "14/02/1979", "sex": "M",
-     "national_id": "V-7654321", "region_code": "Zulia", "municipality_code": "Maracaibo",
-     "monthly_income": "0", "employment_status": "unemployed"},
-    {"given_names": "Yusmary", "family_names": "Contreras", "date_of_birth": "2001-07-30", "sex": "F",
-     "national_id": "E-81234567", "region_code": "VE-S", "vehicle_owned": "true"},
+    {
+        "given_names": "María José",
+        "family_names": "Pérez Rodríguez",
+        "date_of_birth": "1985-03-14",
+        "sex": "F",
+        "national_id": "V-12345678",
+        "phone": "0414-1234567",
+        "region_code": "VE-A",
+        "municipality_code": "VE-A-01",
+        "monthly_income": "250000",
+        "disability": "false",
+        "dwelling_type": "house",
+    },
+    {
+        "given_names": "Luis Alberto",
+        "family_names": "Peña Mora",
+        "date_of_birth": "14/02/1979",
+        "sex": "M",
+        "national_id": "V-7654321",
+        "region_code": "Zulia",
+        "municipality_code": "Maracaibo",
+        "monthly_income": "0",
+        "employment_status": "unemployed",
+    },
+    {
+        "given_names": "Yusmary",
+        "family_names": "Contreras",
+        "date_of_birth": "2001-07-30",
+        "sex": "F",
+        "national_id": "E-81234567",
+        "region_code": "VE-S",
+        "vehicle_owned": "true",
+    },
     {"given_names": "Ana", "family_names": "Rojas", "date_of_birth": "2015-01-01", "region_code": "VE-K"},
-]  # fmt: skip
+]
 # Bad rows and the problems each must be rejected for: (field, code).
 BAD_ROWS = [
-    ({"given_names": "Rosa", "family_names": "Díaz", "date_of_birth": "31/02/1980", "region_code": "VE-A"},
-     {("date_of_birth", "invalid_date")}),
-    ({"given_names": "Pedro", "family_names": "Salas", "date_of_birth": "1960-03-03", "national_id": "J-123",
-      "phone": "12345", "region_code": "VE-QQ"},
-     {("national_id", "invalid_national_id"), ("phone", "invalid_phone"), ("region_code", "unknown_region")}),
-    ({"given_names": "Carmen", "family_names": "Vargas", "date_of_birth": "1985-05-05", "region_code": "VE-S",
-      "monthly_income": "mucho"},
-     {("monthly_income", "invalid_attribute_value")}),
-]  # fmt: skip
-HEADER = ["given_names", "family_names", "date_of_birth", "sex", "national_id", "phone", "region_code",
-          "municipality_code", "monthly_income", "employment_status", "disability", "dwelling_type",
-          "vehicle_owned"]  # fmt: skip
+    (
+        {"given_names": "Rosa", "family_names": "Díaz", "date_of_birth": "31/02/1980", "region_code": "VE-A"},
+        {("date_of_birth", "invalid_date")},
+    ),
+    (
+        {
+            "given_names": "Pedro",
+            "family_names": "Salas",
+            "date_of_birth": "1960-03-03",
+            "national_id": "J-123",
+            "phone": "12345",
+            "region_code": "VE-QQ",
+        },
+        {("national_id", "invalid_national_id"), ("phone", "invalid_phone"), ("region_code", "unknown_region")},
+    ),
+    (
+        {
+            "given_names": "Carmen",
+            "family_names": "Vargas",
+            "date_of_birth": "1985-05-05",
+            "region_code": "VE-S",
+            "monthly_income": "mucho",
+        },
+        {("monthly_income", "invalid_attribute_value")},
+    ),
+]
+HEADER = [
+    "given_names",
+    "family_names",
+    "date_of_birth",
+    "sex",
+    "national_id",
+    "phone",
+    "region_code",
+    "municipality_code",
+    "monthly_income",
+    "employment_status",
+    "disability",
+    "dwelling_type",
+    "vehicle_owned",
+]
 
 
 @pytest.fixture()
@@ -152,9 +205,11 @@ class TestImport:
             lines = list(csv.reader(handle))
         assert lines[0] == ["row_number", "field", "code", "message", *HEADER]
         problems = {(int(line[0]), line[1], line[2]) for line in lines[1:]}
-        expected = {(row_number, field, code)
-                    for row_number, (_, row_problems) in enumerate(BAD_ROWS, start=len(GOOD_ROWS) + 2)
-                    for field, code in row_problems}  # fmt: skip
+        expected = {
+            (row_number, field, code)
+            for row_number, (_, row_problems) in enumerate(BAD_ROWS, start=len(GOOD_ROWS) + 2)
+            for field, code in row_problems
+        }
         assert problems == expected
         assert len(lines) - 1 == len(expected)  # one line per problem
         assert all(line[3] for line in lines[1:])  # each with a message
@@ -173,8 +228,9 @@ class TestImport:
         assert again["rows_rejected"] == len(BAD_ROWS)
         assert persons(store) == len(GOOD_ROWS)
 
-    @pytest.mark.parametrize(("column", "category"), [("partido", "political opinion or party"),
-                                                      ("religion", "religion")])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("column", "category"), [("partido", "political opinion or party"), ("religion", "religion")]
+    )
     def test_prohibited_column_refuses_the_whole_file(self, store, tmp_path, column, category):
         carnet("init")
         rows = [row | {column: "x"} for row in GOOD_ROWS]
@@ -199,29 +255,57 @@ class TestImport:
 
     def test_mapping_makes_a_spanish_headed_file_importable(self, store, tmp_path):
         carnet("init")
-        header = ["Nombres", "Apellidos", "Fecha de nacimiento", "Sexo", "Cédula", "Teléfono", "Estado",
-                  "Municipio", "Observaciones"]  # fmt: skip
+        header = [
+            "Nombres",
+            "Apellidos",
+            "Fecha de nacimiento",
+            "Sexo",
+            "Cédula",
+            "Teléfono",
+            "Estado",
+            "Municipio",
+            "Observaciones",
+        ]
         source = tmp_path / "censo.csv"
         with source.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle, delimiter=";")  # as a Spanish-locale spreadsheet saves it
             writer.writerow(header)
-            writer.writerow(["José Gregorio", "Hernández", "26/10/1964", "Masculino", "v 9.876.543",
-                             "0416 555 1234", "Zulia", "Maracaibo", "vive con la hija"])  # fmt: skip
             writer.writerow(
-                ["Rosa", "Blanco Díaz", "1990-05-01", "mujer", "", "", "Mérida", "Libertador", ""]
+                [
+                    "José Gregorio",
+                    "Hernández",
+                    "26/10/1964",
+                    "Masculino",
+                    "v 9.876.543",
+                    "0416 555 1234",
+                    "Zulia",
+                    "Maracaibo",
+                    "vive con la hija",
+                ]
             )
+            writer.writerow(["Rosa", "Blanco Díaz", "1990-05-01", "mujer", "", "", "Mérida", "Libertador", ""])
         unmapped = carnet("registry", "import", source, ok=False)
         assert unmapped.exit_code == 2 and "undeclared_column" in unmapped.output
         mapping = tmp_path / "censo.yaml"
         mapping.write_text(
-            yaml.safe_dump({
-                "columns": {"Nombres": "given_names", "Apellidos": "family_names",
-                            "Fecha de nacimiento": "date_of_birth", "Sexo": "sex", "Cédula": "national_id",
-                            "Teléfono": "phone", "Estado": "region_code", "Municipio": "municipality_code"},
-                "ignore": ["Observaciones"],
-            }, allow_unicode=True),
+            yaml.safe_dump(
+                {
+                    "columns": {
+                        "Nombres": "given_names",
+                        "Apellidos": "family_names",
+                        "Fecha de nacimiento": "date_of_birth",
+                        "Sexo": "sex",
+                        "Cédula": "national_id",
+                        "Teléfono": "phone",
+                        "Estado": "region_code",
+                        "Municipio": "municipality_code",
+                    },
+                    "ignore": ["Observaciones"],
+                },
+                allow_unicode=True,
+            ),
             encoding="utf-8",
-        )  # fmt: skip
+        )
         report = summary(carnet("registry", "import", source, "--mapping", mapping, "--json"))
         assert (report["rows_imported"], report["rows_rejected"]) == (2, 0)
         shown = json.loads(carnet("registry", "show", "V-9876543", "--json").stdout)
@@ -315,10 +399,17 @@ class TestAttributesCheck:
 
     def test_dictionary_with_religion_is_refused(self, store, tmp_path):
         document = yaml.safe_load(SHIPPED_DICTIONARY.read_text(encoding="utf-8"))
-        document["attributes"].append({
-            "name": "religion", "type": "enum", "values": ["a", "b"], "sensitivity": "sensitive",
-            "purposes": ["health_care"], "retention": "P1Y", "description": "Declared faith.",
-        })  # fmt: skip
+        document["attributes"].append(
+            {
+                "name": "religion",
+                "type": "enum",
+                "values": ["a", "b"],
+                "sensitivity": "sensitive",
+                "purposes": ["health_care"],
+                "retention": "P1Y",
+                "description": "Declared faith.",
+            }
+        )
         bad = tmp_path / "attributes.yaml"
         bad.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
         result = carnet("registry", "attributes", "check", bad, ok=False)
@@ -329,12 +420,24 @@ class TestAttributesCheck:
     def test_structural_problems_are_all_listed(self, store, tmp_path):
         bad = tmp_path / "attributes.yaml"
         bad.write_text(
-            yaml.safe_dump({"version": 1, "purposes": {"food_assistance": "Food"}, "attributes": [
-                {"name": "rooms", "type": "text", "sensitivity": "personal", "purposes": ["food_assistance"],
-                 "retention": "5 years", "description": "Rooms."},
-            ]}),
+            yaml.safe_dump(
+                {
+                    "version": 1,
+                    "purposes": {"food_assistance": "Food"},
+                    "attributes": [
+                        {
+                            "name": "rooms",
+                            "type": "text",
+                            "sensitivity": "personal",
+                            "purposes": ["food_assistance"],
+                            "retention": "5 years",
+                            "description": "Rooms.",
+                        },
+                    ],
+                }
+            ),
             encoding="utf-8",
-        )  # fmt: skip
+        )
         result = carnet("registry", "attributes", "check", bad, ok=False)
         assert result.exit_code == 2
         assert "invalid_type" in result.output and "invalid_retention" in result.output
@@ -371,8 +474,7 @@ class TestDemo:
         assert "Seeded 300 people" in result.output
         assert "Accounts (passwords shown once)" in result.output
         accounts = {
-            m.group(1): m.group(2)
-            for m in re.finditer(r"^\s+(\S+)\s+(admin|registrar)\b", result.output, re.M)
+            m.group(1): m.group(2) for m in re.finditer(r"^\s+(\S+)\s+(admin|registrar)\b", result.output, re.M)
         }
         assert accounts == {"admin": "admin", "registro": "registrar", "registro.zulia": "registrar"}
         assert "Rejected rows" in result.output

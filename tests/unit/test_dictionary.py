@@ -120,9 +120,13 @@ class TestProhibitedCategories:
 
     def test_party_name_among_enum_values_is_refused(self):
         community_group = attribute(
-            name="community_group", type="enum", values=["none", "psuv", "other"], minimum=None, maximum=None,
+            name="community_group",
+            type="enum",
+            values=["none", "psuv", "other"],
+            minimum=None,
+            maximum=None,
             description="Community group the person belongs to.",
-        )  # fmt: skip
+        )
         with pytest.raises(ProhibitedAttribute) as caught:
             parse_dictionary(document(community_group))
         assert caught.value.extra == {
@@ -133,9 +137,12 @@ class TestProhibitedCategories:
 
     def test_description_about_votes_is_refused(self):
         participation = attribute(
-            name="civic_participation", type="boolean", minimum=None, maximum=None,
+            name="civic_participation",
+            type="boolean",
+            minimum=None,
+            maximum=None,
             description="Whether the person voted in the last election.",
-        )  # fmt: skip
+        )
         with pytest.raises(ProhibitedAttribute) as caught:
             parse_dictionary(document(participation))
         assert caught.value.extra["category"] == "voting or elections"
@@ -235,9 +242,14 @@ class TestRetention:
 
 def spec(kind: str, **extra) -> AttributeSpec:
     return AttributeSpec(
-        name="x", type=kind, sensitivity="personal", purposes=("food_assistance",), retention_days=365,
-        description="x", **extra,
-    )  # fmt: skip
+        name="x",
+        type=kind,
+        sensitivity="personal",
+        purposes=("food_assistance",),
+        retention_days=365,
+        description="x",
+        **extra,
+    )
 
 
 class TestAttributeSpecParse:
@@ -247,18 +259,37 @@ class TestAttributeSpecParse:
 
     @pytest.mark.parametrize(
         ("raw", "reason"),
-        [("4.5", "whole number"), ("many", "whole number"), ("", "whole number"), (True, "whole number"),
-         ("-1", "at least 0"), ("1001", "at most 1000"), (5000, "at most 1000")],
-    )  # fmt: skip
+        [
+            ("4.5", "whole number"),
+            ("many", "whole number"),
+            ("", "whole number"),
+            (True, "whole number"),
+            ("-1", "at least 0"),
+            ("1001", "at most 1000"),
+            (5000, "at most 1000"),
+        ],
+    )
     def test_integer_refused(self, raw, reason):
         with pytest.raises(ValueError, match=reason):
             spec("integer", minimum=0, maximum=1000).parse(raw)
 
     @pytest.mark.parametrize(
         ("raw", "value"),
-        [("sí", True), ("Sí", True), ("si", True), ("yes", True), ("1", True), ("true", True), (True, True),
-         ("no", False), ("No", False), ("falso", False), ("0", False), (False, False)],
-    )  # fmt: skip
+        [
+            ("sí", True),
+            ("Sí", True),
+            ("si", True),
+            ("yes", True),
+            ("1", True),
+            ("true", True),
+            (True, True),
+            ("no", False),
+            ("No", False),
+            ("falso", False),
+            ("0", False),
+            (False, False),
+        ],
+    )
     def test_boolean(self, raw, value):
         assert spec("boolean").parse(raw) is value
 

@@ -26,11 +26,7 @@ def _helper_literals(tree: ast.Module, name: str) -> list[str] | None:
     """The string constants of module-level function `name` (docstring aside), or None if there is none."""
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:
-            body = (
-                node.body[1:]
-                if node.body and _is_literal(getattr(node.body[0], "value", None))
-                else node.body
-            )
+            body = node.body[1:] if node.body and _is_literal(getattr(node.body[0], "value", None)) else node.body
             return [n.value for stmt in body for n in ast.walk(stmt) if _is_literal(n)]
     return None
 

@@ -11,17 +11,17 @@ DATA_FILE = Path(__file__).resolve().parents[2] / "src/carnet/registry/data/regi
 HEADER = ["code", "name", "level", "parent_code", "population"]
 
 EXPECTED_MUNICIPALITIES = {
-    "VE-A": 1,   # Distrito Capital
+    "VE-A": 1,  # Distrito Capital
     "VE-B": 21,  # Anzoátegui
-    "VE-C": 7,   # Apure
+    "VE-C": 7,  # Apure
     "VE-D": 18,  # Aragua
     "VE-E": 12,  # Barinas
     "VE-F": 11,  # Bolívar
     "VE-G": 14,  # Carabobo
-    "VE-H": 9,   # Cojedes
+    "VE-H": 9,  # Cojedes
     "VE-I": 25,  # Falcón
     "VE-J": 15,  # Guárico
-    "VE-K": 9,   # Lara
+    "VE-K": 9,  # Lara
     "VE-L": 23,  # Mérida
     "VE-M": 21,  # Miranda
     "VE-N": 13,  # Monagas
@@ -32,10 +32,10 @@ EXPECTED_MUNICIPALITIES = {
     "VE-T": 20,  # Trujillo
     "VE-U": 14,  # Yaracuy
     "VE-V": 21,  # Zulia
-    "VE-W": 0,   # Dependencias Federales
-    "VE-X": 1,   # La Guaira
-    "VE-Y": 4,   # Delta Amacuro
-    "VE-Z": 7,   # Amazonas
+    "VE-W": 0,  # Dependencias Federales
+    "VE-X": 1,  # La Guaira
+    "VE-Y": 4,  # Delta Amacuro
+    "VE-Z": 7,  # Amazonas
 }
 
 

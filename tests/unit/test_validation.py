@@ -182,8 +182,10 @@ class TestParseDate:
     def test_accepted_forms(self, raw, expected):
         assert parse_date(raw) == expected
 
-    @pytest.mark.parametrize("raw", ["31/02/1980", "29/02/2001", "2001-02-29", "13/13/2000", "03/14/1985",
-                                     "yesterday", "", "1985", "00/00/0000"])  # fmt: skip
+    @pytest.mark.parametrize(
+        "raw",
+        ["31/02/1980", "29/02/2001", "2001-02-29", "13/13/2000", "03/14/1985", "yesterday", "", "1985", "00/00/0000"],
+    )
     def test_impossible_or_unreadable_dates_are_refused(self, raw):
         with pytest.raises(ValueError):
             parse_date(raw)
@@ -217,12 +219,8 @@ class TestRegions:
         assert draft.municipality_code == expected
 
     def test_unknown_state(self):
-        assert refused(person(region_code="VE-QQ", municipality_code=None)) == {
-            ("region_code", "unknown_region")
-        }
-        assert refused(person(region_code="Narnia", municipality_code=None)) == {
-            ("region_code", "unknown_region")
-        }
+        assert refused(person(region_code="VE-QQ", municipality_code=None)) == {("region_code", "unknown_region")}
+        assert refused(person(region_code="Narnia", municipality_code=None)) == {("region_code", "unknown_region")}
 
     def test_municipality_of_another_state(self):
         assert refused(person(region_code="VE-V", municipality_code="VE-A-01")) == {
@@ -236,9 +234,19 @@ class TestRegions:
 class TestWords:
     @pytest.mark.parametrize(
         ("raw", "expected"),
-        [("F", "F"), ("f", "F"), ("Femenino", "F"), ("mujer", "F"), ("M", "M"), ("Masculino", "M"),
-         ("HOMBRE", "M"), ("X", "X"), ("otro", "X"), ("female", "F")],
-    )  # fmt: skip
+        [
+            ("F", "F"),
+            ("f", "F"),
+            ("Femenino", "F"),
+            ("mujer", "F"),
+            ("M", "M"),
+            ("Masculino", "M"),
+            ("HOMBRE", "M"),
+            ("X", "X"),
+            ("otro", "X"),
+            ("female", "F"),
+        ],
+    )
     def test_sex(self, raw, expected):
         assert accepted(person(sex=raw)).sex == expected
 
@@ -247,19 +255,30 @@ class TestWords:
 
     @pytest.mark.parametrize(
         ("raw", "expected"),
-        [("Jefe", "head"), ("Jefa de hogar", "head"), ("jefa_de_hogar", "head"), ("Cónyuge", "spouse"),
-         ("esposa", "spouse"), ("Concubino", "spouse"), ("Hija", "child"), ("hijo", "child"),
-         ("Madre", "parent"), ("hermano", "sibling"), ("Nieta", "grandchild"), ("abuelo", "grandparent"),
-         ("Otro pariente", "other_relative"), ("No pariente", "non_relative"), ("head", "head")],
-    )  # fmt: skip
+        [
+            ("Jefe", "head"),
+            ("Jefa de hogar", "head"),
+            ("jefa_de_hogar", "head"),
+            ("Cónyuge", "spouse"),
+            ("esposa", "spouse"),
+            ("Concubino", "spouse"),
+            ("Hija", "child"),
+            ("hijo", "child"),
+            ("Madre", "parent"),
+            ("hermano", "sibling"),
+            ("Nieta", "grandchild"),
+            ("abuelo", "grandparent"),
+            ("Otro pariente", "other_relative"),
+            ("No pariente", "non_relative"),
+            ("head", "head"),
+        ],
+    )
     def test_relationship(self, raw, expected):
         draft = accepted(person(relationship=raw, household_ref="H-1"))
         assert draft.relationship == expected
 
     def test_unknown_relationship(self):
-        assert refused(person(relationship="vecino", household_ref="H-1")) == {
-            ("relationship", "invalid_relationship")
-        }
+        assert refused(person(relationship="vecino", household_ref="H-1")) == {("relationship", "invalid_relationship")}
 
     def test_relationship_needs_a_household(self):
         assert refused(person(relationship="hija")) == {("relationship", "relationship_without_household")}
@@ -272,10 +291,17 @@ class TestWords:
 class TestAttributes:
     def test_typed_values(self):
         draft = accepted(
-            person(monthly_income="250000", children_in_school=" 3 ", disability="sí", pregnant="No",
-                   vehicle_owned="Sí", chronic_condition="no", employment_status="informal",
-                   dwelling_type="rancho")
-        )  # fmt: skip
+            person(
+                monthly_income="250000",
+                children_in_school=" 3 ",
+                disability="sí",
+                pregnant="No",
+                vehicle_owned="Sí",
+                chronic_condition="no",
+                employment_status="informal",
+                dwelling_type="rancho",
+            )
+        )
         assert draft.attributes == {
             "monthly_income": 250000,
             "children_in_school": 3,
@@ -337,10 +363,15 @@ class TestDates:
 class TestValidatePerson:
     def test_valid_row_is_normalised(self):
         draft = accepted(
-            person(given_names="  María   José ", national_id="v 12.345.678", phone="+58 414 1234567",
-                   region_code="distrito capital", municipality_code="libertador",
-                   address_line="Calle  5,   casa 3")
-        )  # fmt: skip
+            person(
+                given_names="  María   José ",
+                national_id="v 12.345.678",
+                phone="+58 414 1234567",
+                region_code="distrito capital",
+                municipality_code="libertador",
+                address_line="Calle  5,   casa 3",
+            )
+        )
         assert draft.given_names == "María José"
         assert draft.national_id == "V-12345678"
         assert draft.phone == "+584141234567"
@@ -369,8 +400,10 @@ class TestValidatePerson:
     def test_names_with_apostrophes_hyphens_and_accents(self, name):
         assert accepted(person(family_names=name)).family_names == name
 
-    @pytest.mark.parametrize(("name", "code"), [("R2D2", "invalid_name"), ("Ana_Maria", "invalid_name"),
-                                                ("a" * 121, "too_long"), ("   ", "required")])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("name", "code"),
+        [("R2D2", "invalid_name"), ("Ana_Maria", "invalid_name"), ("a" * 121, "too_long"), ("   ", "required")],
+    )
     def test_bad_names(self, name, code):
         assert refused(person(given_names=name)) == {("given_names", code)}
 
@@ -432,16 +465,19 @@ class TestFingerprint:
 
     @pytest.mark.parametrize(
         "change",
-        [{"given_names": "Mario José"}, {"family_names": "Pérez Rodrigo"}, {"date_of_birth": "1985-03-15"},
-         {"national_id": "V-12345679"}, {"household_ref": "H-1"}],
-    )  # fmt: skip
+        [
+            {"given_names": "Mario José"},
+            {"family_names": "Pérez Rodrigo"},
+            {"date_of_birth": "1985-03-15"},
+            {"national_id": "V-12345679"},
+            {"household_ref": "H-1"},
+        ],
+    )
     def test_changes_with_an_identifying_field(self, change):
         assert accepted(person(**change)).fingerprint != accepted(person()).fingerprint
 
     def test_not_changed_by_contact_or_address(self):
-        moved = person(
-            phone="0424-7654321", region_code="VE-V", municipality_code=None, address_line="Calle 1"
-        )
+        moved = person(phone="0424-7654321", region_code="VE-V", municipality_code=None, address_line="Calle 1")
         assert accepted(moved).fingerprint == accepted(person()).fingerprint
 
 
@@ -493,10 +529,14 @@ class TestNationalNumberRules:
 
         from carnet.registry.validation import VE_RULES
 
-        expected = phonenumbers.is_valid_number(phonenumbers.PhoneNumber(country_code=58, national_number=int(national)))
+        expected = phonenumbers.is_valid_number(
+            phonenumbers.PhoneNumber(country_code=58, national_number=int(national))
+        )
         assert VE_RULES.is_valid(national) == (expected and not national.startswith("0"))
 
-    @pytest.mark.parametrize("prefix", ["212", "241", "261", "412", "414", "416", "424", "426", "422", "800", "900", "501"])
+    @pytest.mark.parametrize(
+        "prefix", ["212", "241", "261", "412", "414", "416", "424", "426", "422", "800", "900", "501"]
+    )
     def test_agrees_on_every_prefix_in_use(self, prefix):
         import phonenumbers
 

@@ -17,9 +17,7 @@ from tests.web.conftest import PROBLEM_JSON, bearer, person_body
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "request_id"}
 IMPORT_HEADER = "given_names,family_names,date_of_birth,region_code,national_id\n"
-GOOD_ROWS = (
-    "Ana,Paz,1990-01-01,VE-A,V-2000001\nLuis,Mora,1985-05-05,VE-V,V-2000002\nRosa,Díaz,1970-12-31,VE-A,\n"
-)
+GOOD_ROWS = "Ana,Paz,1990-01-01,VE-A,V-2000001\nLuis,Mora,1985-05-05,VE-V,V-2000002\nRosa,Díaz,1970-12-31,VE-A,\n"
 BAD_ROWS = (
     "Pedro,Gil,31/02/1990,VE-A,V-2000004\n"  # row 5: no such date
     "Carla,Rey,1991-02-02,VE-QQ,V-2000005\n"  # row 6: no such state
@@ -39,8 +37,13 @@ def auth(token) -> dict[str, str]:
 
 
 SNAPSHOT_TABLES = (
-    "persons", "person_attributes", "access_records", "record_changes", "households", "import_runs",
-)  # fmt: skip
+    "persons",
+    "person_attributes",
+    "access_records",
+    "record_changes",
+    "households",
+    "import_runs",
+)
 
 
 def snapshot(session) -> dict[str, int]:
@@ -51,9 +54,7 @@ def snapshot(session) -> dict[str, int]:
 def access_records(session, subject_id) -> list[AccessRecord]:
     return list(
         session.scalars(
-            select(AccessRecord)
-            .where(AccessRecord.subject_id == uuid.UUID(str(subject_id)))
-            .order_by(AccessRecord.seq)
+            select(AccessRecord).where(AccessRecord.subject_id == uuid.UUID(str(subject_id))).order_by(AccessRecord.seq)
         )
     )
 
@@ -103,9 +104,7 @@ class TestErrorShape:
         assert_problem(client.get(f"/api/v1/persons/{uuid.uuid4()}", headers=auth), 404, "person_not_found")
         assert_problem(client.get("/api/v1/persons/not-a-uuid", headers=auth), 422, "validation_failed")
         assert_problem(
-            client.post(
-                "/api/v1/persons", content=b"{not json", headers=auth | {"content-type": "application/json"}
-            ),
+            client.post("/api/v1/persons", content=b"{not json", headers=auth | {"content-type": "application/json"}),
             422,
             "validation_failed",
         )
@@ -256,9 +255,7 @@ class TestUpdatePerson:
         assert response.json()["family_names"] == "Pérez Rodrígues"
         assert response.json()["version"] == 2
         stored = session.scalars(
-            select(Person)
-            .where(Person.id == uuid.UUID(created["id"]))
-            .execution_options(populate_existing=True)
+            select(Person).where(Person.id == uuid.UUID(created["id"])).execution_options(populate_existing=True)
         ).one()
         assert (stored.family_names, stored.version) == ("Pérez Rodrígues", 2)
 
@@ -317,12 +314,8 @@ class TestPagination:
 
     def test_malformed_cursor(self, client, session, auth):
         before = count_rows(session, "access_records")
-        assert_problem(
-            client.get("/api/v1/persons", params={"cursor": "page-2"}, headers=auth), 400, "invalid_cursor"
-        )
-        assert_problem(
-            client.get("/api/v1/households", params={"cursor": "x"}, headers=auth), 400, "invalid_cursor"
-        )
+        assert_problem(client.get("/api/v1/persons", params={"cursor": "page-2"}, headers=auth), 400, "invalid_cursor")
+        assert_problem(client.get("/api/v1/households", params={"cursor": "x"}, headers=auth), 400, "invalid_cursor")
         assert count_rows(session, "access_records") == before
 
     def test_page_size_is_bounded(self, client, auth):
@@ -375,15 +368,11 @@ class TestHouseholds:
         assert [r.action for r in access_records(session, child.json()["id"])] == ["create", "read"]
 
     def test_unknown_household(self, client, auth):
-        assert_problem(
-            client.get(f"/api/v1/households/{uuid.uuid4()}", headers=auth), 404, "household_not_found"
-        )
+        assert_problem(client.get(f"/api/v1/households/{uuid.uuid4()}", headers=auth), 404, "household_not_found")
 
     def test_person_in_unknown_household_is_refused(self, client, session, auth):
         before = snapshot(session)
-        response = client.post(
-            "/api/v1/persons", json=person_body(household_id=str(uuid.uuid4())), headers=auth
-        )
+        response = client.post("/api/v1/persons", json=person_body(household_id=str(uuid.uuid4())), headers=auth)
         assert_problem(response, 404, "household_not_found")
         assert snapshot(session) == before
 
@@ -440,9 +429,7 @@ class TestImports:
 
     def test_prohibited_column_refuses_the_file(self, client, session, auth, tmp_path):
         before = snapshot(session)
-        content = (
-            IMPORT_HEADER.rstrip("\n") + ",religion\n" + "Ana,Paz,1990-01-01,VE-A,V-2000001,x\n"
-        ).encode()
+        content = (IMPORT_HEADER.rstrip("\n") + ",religion\n" + "Ana,Paz,1990-01-01,VE-A,V-2000001,x\n").encode()
         body = assert_problem(self.upload(client, auth, content), 422, "prohibited_attribute")
         assert body["attribute"] == "religion" and body["category"] == "religion"
         assert snapshot(session) == before
@@ -480,9 +467,7 @@ class TestImports:
 
     def test_unknown_import(self, client, auth):
         assert_problem(client.get(f"/api/v1/imports/{uuid.uuid4()}", headers=auth), 404, "import_not_found")
-        assert_problem(
-            client.get(f"/api/v1/imports/{uuid.uuid4()}/rejects", headers=auth), 404, "import_not_found"
-        )
+        assert_problem(client.get(f"/api/v1/imports/{uuid.uuid4()}/rejects", headers=auth), 404, "import_not_found")
 
 
 class TestUsers:
@@ -532,9 +517,7 @@ class TestUsers:
     def test_duplicate_username_is_a_conflict(self, client, session, admin):
         assert client.post("/api/v1/users", json=self.account(), headers=admin).status_code == 201
         before = count_rows(session, "users")
-        assert_problem(
-            client.post("/api/v1/users", json=self.account(), headers=admin), 409, "duplicate_user"
-        )
+        assert_problem(client.post("/api/v1/users", json=self.account(), headers=admin), 409, "duplicate_user")
         assert count_rows(session, "users") == before
 
     @pytest.mark.parametrize(
@@ -585,7 +568,5 @@ class TestLanguage:
         assert body["detail"] == t("Some fields are invalid.", language="es")
 
     def test_an_unsupported_language_falls_back_to_english(self, client):
-        body = assert_problem(
-            client.get("/api/v1/persons", headers={"Accept-Language": "fr"}), 401, "unauthenticated"
-        )
+        body = assert_problem(client.get("/api/v1/persons", headers={"Accept-Language": "fr"}), 401, "unauthenticated")
         assert body["title"] == "Authentication required"

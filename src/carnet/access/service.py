@@ -114,9 +114,10 @@ def open_web_session(session: Session, *, user: User, now: datetime, lifetime: t
     """A new web session for `user`; returns the cookie value."""
     secret = secrets.token_urlsafe(32)
     session.add(
-        WebSession(id=uuid7(), user_id=user.id, token_hash=hash_secret(secret), created_at=now,
-                   expires_at=now + lifetime)
-    )  # fmt: skip
+        WebSession(
+            id=uuid7(), user_id=user.id, token_hash=hash_secret(secret), created_at=now, expires_at=now + lifetime
+        )
+    )
     session.flush()
     return secret
 

@@ -47,20 +47,30 @@ def initialize_store(dictionary_path: Path | None = None) -> dict:
     with transaction() as session:
         regions = registry_service.ensure_regions(session)
         installed = registry_service.install_dictionary(session, dictionary=dictionary, source=str(path), now=utcnow())
-    return {"regions_added": regions, "dictionary_version": dictionary.version, "dictionary_loaded": installed}
+    return {
+        "regions_added": regions,
+        "dictionary_version": dictionary.version,
+        "dictionary_loaded": installed,
+    }
 
 
 @app.command()
 @handle_errors
-def init(dictionary: Path | None = typer.Option(None, exists=True, dir_okay=False, help="attribute dictionary")) -> None:
+def init(
+    dictionary: Path | None = typer.Option(None, exists=True, dir_okay=False, help="attribute dictionary"),
+) -> None:
     """Create or upgrade the store (idempotent)."""
     report = initialize_store(dictionary)
     config = settings()
     console.print(t("Store ready at {url}", url=_safe_url(config.resolved_database_url)))
     console.print(
-        t("Regions added: {n}; attribute dictionary version {v} ({state}).", n=report["regions_added"],
-          v=report["dictionary_version"], state=t("loaded") if report["dictionary_loaded"] else t("unchanged"))
-    )  # fmt: skip
+        t(
+            "Regions added: {n}; attribute dictionary version {v} ({state}).",
+            n=report["regions_added"],
+            v=report["dictionary_version"],
+            state=t("loaded") if report["dictionary_loaded"] else t("unchanged"),
+        )
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -104,9 +114,14 @@ def seed(
     now = utcnow()
     with transaction() as session, progress_bar(t("Seeding"), total=None) as update:
         run = run_import(
-            session, actor=system_actor("seed", Purpose.REGISTRATION), path=target, today=today, now=now,
-            batch_size=config.import_batch_size, progress=None if as_json else update,
-        )  # fmt: skip
+            session,
+            actor=system_actor("seed", Purpose.REGISTRATION),
+            path=target,
+            today=today,
+            now=now,
+            batch_size=config.import_batch_size,
+            progress=None if as_json else update,
+        )
     if as_json:
         typer.echo(json.dumps(registry_cli.import_summary(run), indent=2))
     else:
@@ -130,15 +145,30 @@ def serve(
 DEMO_BAD_ROWS = [
     # (what is wrong, row values)
     {"given_names": "Rosa", "family_names": "Pérez Díaz", "date_of_birth": "31/02/1980", "region_code": "VE-A"},
-    {"given_names": "Luis", "family_names": "Gómez", "date_of_birth": "1975-06-01", "national_id": "X-99",
-     "region_code": "VE-M"},
-    {"given_names": "Ana", "family_names": "Rojas", "date_of_birth": "1990-01-01", "phone": "12345",
-     "region_code": "VE-K"},
+    {
+        "given_names": "Luis",
+        "family_names": "Gómez",
+        "date_of_birth": "1975-06-01",
+        "national_id": "X-99",
+        "region_code": "VE-M",
+    },
+    {
+        "given_names": "Ana",
+        "family_names": "Rojas",
+        "date_of_birth": "1990-01-01",
+        "phone": "12345",
+        "region_code": "VE-K",
+    },
     {"given_names": "Pedro", "family_names": "Salas", "date_of_birth": "1960-03-03", "region_code": "VE-QQ"},
     {"given_names": "", "family_names": "Mora", "date_of_birth": "2130-01-01", "region_code": "VE-V"},
-    {"given_names": "Carmen", "family_names": "Vargas", "date_of_birth": "1985-05-05", "region_code": "VE-S",
-     "monthly_income": "mucho"},
-]  # fmt: skip
+    {
+        "given_names": "Carmen",
+        "family_names": "Vargas",
+        "date_of_birth": "1985-05-05",
+        "region_code": "VE-S",
+        "monthly_income": "mucho",
+    },
+]
 
 
 @app.command()
@@ -157,15 +187,28 @@ def demo(
             (demo_dir / name).unlink(missing_ok=True)
         shutil.rmtree(demo_dir / "seed", ignore_errors=True)
     report = initialize_store()
-    console.print(t("Store ready: {n} regions, attribute dictionary version {v}.", n=report["regions_added"],
-                    v=report["dictionary_version"]))  # fmt: skip
+    console.print(
+        t(
+            "Store ready: {n} regions, attribute dictionary version {v}.",
+            n=report["regions_added"],
+            v=report["dictionary_version"],
+        )
+    )
     today = utcnow().date()
     seed_file = demo_dir / "seed" / f"demo-{people}.csv"
     write_seed_csv(seed_file, people=people, seed=2026, today=today)
     with transaction() as session, progress_bar(t("Seeding"), total=None) as update:
-        run = run_import(session, actor=system_actor("demo", Purpose.REGISTRATION), path=seed_file, today=today,
-                         now=utcnow(), progress=update)  # fmt: skip
-    console.print(t("Seeded {n} people in {h} households.", n=f"{run.rows_imported:,}", h=f"{run.households_created:,}"))
+        run = run_import(
+            session,
+            actor=system_actor("demo", Purpose.REGISTRATION),
+            path=seed_file,
+            today=today,
+            now=utcnow(),
+            progress=update,
+        )
+    console.print(
+        t("Seeded {n} people in {h} households.", n=f"{run.rows_imported:,}", h=f"{run.households_created:,}")
+    )
 
     census = demo_dir / "seed" / "census-sample.csv"
     write_seed_csv(census, people=200, seed=7, today=today, ref_prefix="CENSO")
@@ -175,13 +218,18 @@ def demo(
             writer.writerow(row)
     console.print(t("Importing {file}: 200 good rows and {n} bad ones.", file=census.name, n=len(DEMO_BAD_ROWS)))
     with transaction() as session:
-        run = run_import(session, actor=system_actor("demo", Purpose.REGISTRATION), path=census, today=today,
-                         now=utcnow())  # fmt: skip
+        run = run_import(
+            session, actor=system_actor("demo", Purpose.REGISTRATION), path=census, today=today, now=utcnow()
+        )
     registry_cli.print_import(run)
 
     from carnet.access import service as access_service
 
-    accounts = [("admin", "admin", None), ("registro", "registrar", None), ("registro.zulia", "registrar", "VE-V")]
+    accounts = [
+        ("admin", "admin", None),
+        ("registro", "registrar", None),
+        ("registro.zulia", "registrar", "VE-V"),
+    ]
     console.rule(t("Accounts (passwords shown once)"))
     import secrets
 
@@ -192,16 +240,28 @@ def demo(
             if access_repo.user_by_username(session, username) is not None:
                 continue
             password = secrets.token_urlsafe(12)
-            access_service.create_user(session, username=username, password=password, role=role,
-                                       region_code=region, office="Demo office", now=utcnow())  # fmt: skip
+            access_service.create_user(
+                session,
+                username=username,
+                password=password,
+                role=role,
+                region_code=region,
+                office="Demo office",
+                now=utcnow(),
+            )
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
     if no_serve:
         return
     url = f"http://{config.host}:{config.port}"
     console.rule(t("Serving"))
     console.print(t("Open {url}/api/openapi.json for the API description, {url}/healthz for health.", url=url))
-    console.print(t("Get a token: curl -s -X POST {url}/api/v1/auth/tokens -H 'content-type: application/json' "
-                    "-d '{{\"username\": \"registro\", \"password\": \"...\"}}'", url=url))  # fmt: skip
+    console.print(
+        t(
+            "Get a token: curl -s -X POST {url}/api/v1/auth/tokens -H 'content-type: application/json' "
+            '-d \'{{"username": "registro", "password": "..."}}\'',
+            url=url,
+        )
+    )
     serve(host=None, port=None)
 
 

@@ -73,10 +73,15 @@ def import_file(
     now = utcnow()
     with transaction() as session, progress_bar(t("Importing"), total=None) as update:
         run = run_import(
-            session, actor=operator(Purpose.REGISTRATION), path=file, mapping=column_mapping,
-            batch_size=batch_size or config.import_batch_size, today=now.date(), now=now,
+            session,
+            actor=operator(Purpose.REGISTRATION),
+            path=file,
+            mapping=column_mapping,
+            batch_size=batch_size or config.import_batch_size,
+            today=now.date(),
+            now=now,
             progress=None if as_json else update,
-        )  # fmt: skip
+        )
     if as_json:
         typer.echo(json.dumps(import_summary(run), indent=2))
     else:
@@ -121,8 +126,10 @@ def show(
     console.print(table)
     console.print(t("History: {n} change(s)", n=len(history)))
     for change in history:
-        console.print(f"  v{change.version} {change.changed_at:%Y-%m-%d %H:%M} {change.operation} "
-                      f"({change.actor_role}) {change.reason or ''}")  # fmt: skip
+        console.print(
+            f"  v{change.version} {change.changed_at:%Y-%m-%d %H:%M} {change.operation} "
+            f"({change.actor_role}) {change.reason or ''}"
+        )
 
 
 @app.command("search")
@@ -137,15 +144,26 @@ def search(
     settings()
     with transaction() as session:
         items, _ = service.search_persons(
-            session, actor=operator(purpose), query=query, region_code=region, household_id=None, cursor=None,
-            limit=limit, now=utcnow(),
-        )  # fmt: skip
+            session,
+            actor=operator(purpose),
+            query=query,
+            region_code=region,
+            household_id=None,
+            cursor=None,
+            limit=limit,
+            now=utcnow(),
+        )
     table = Table(title=t("{n} person(s)", n=len(items)))
     for column in ("id", t("Names"), t("Cédula"), t("Born"), t("Region")):
         table.add_column(column)
     for item in items:
-        table.add_row(str(item["id"]), f"{item['family_names']}, {item['given_names']}", item["national_id"] or "",
-                      str(item["date_of_birth"]), item["region_code"])  # fmt: skip
+        table.add_row(
+            str(item["id"]),
+            f"{item['family_names']}, {item['given_names']}",
+            item["national_id"] or "",
+            str(item["date_of_birth"]),
+            item["region_code"],
+        )
     console.print(table)
 
 
@@ -156,6 +174,11 @@ def check_attributes(file: Path = typer.Argument(..., exists=True, dir_okay=Fals
     settings()
     dictionary = parse_dictionary(file.read_text("utf-8"), source=str(file))
     console.print(
-        t("{file}: version {version}, {n} attributes, {p} purposes: OK", file=file.name, version=dictionary.version,
-          n=len(dictionary.attributes), p=len(dictionary.purposes))
-    )  # fmt: skip
+        t(
+            "{file}: version {version}, {n} attributes, {p} purposes: OK",
+            file=file.name,
+            version=dictionary.version,
+            n=len(dictionary.attributes),
+            p=len(dictionary.purposes),
+        )
+    )

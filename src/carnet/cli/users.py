@@ -32,9 +32,16 @@ def add(
     secret = password or secrets.token_urlsafe(12)
     with transaction() as session:
         user = service.create_user(
-            session, username=username, password=secret, role=role.value, display_name=display_name,
-            region_code=region, office=office, person_id=person_id, now=utcnow(),
-        )  # fmt: skip
+            session,
+            username=username,
+            password=secret,
+            role=role.value,
+            display_name=display_name,
+            region_code=region,
+            office=office,
+            person_id=person_id,
+            now=utcnow(),
+        )
     console.print(t("Created {role} account {username}.", role=user.role, username=user.username))
     if password is None:
         console.print(t("Password (shown once): {password}", password=secret))

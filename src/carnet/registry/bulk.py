@@ -36,8 +36,12 @@ CORE_VALUES = (
     ("fingerprint", "VARCHAR(64)", "varchar"),
 )
 HOUSEHOLD_REF = [name for name, _, _ in CORE_VALUES].index("household_ref")
-ATTRIBUTE_SQL = {"integer": ("BIGINT", "int8"), "boolean": ("BOOLEAN", "bool"), "enum": ("VARCHAR(64)", "varchar"),
-                 "date": ("DATE", "date")}  # fmt: skip
+ATTRIBUTE_SQL = {
+    "integer": ("BIGINT", "int8"),
+    "boolean": ("BOOLEAN", "bool"),
+    "enum": ("VARCHAR(64)", "varchar"),
+    "date": ("DATE", "date"),
+}
 PERSON_COLUMNS = (
     "id, given_names, family_names, name_key, date_of_birth, sex, national_id, phone, region_code, "
     "municipality_code, address_line, household_id, relationship, fingerprint"
@@ -60,10 +64,20 @@ class StageLayout:
             (f"a{index}", name, spec.type, spec.value_column)
             for index, (name, spec) in enumerate(sorted(dictionary.attributes.items()))
         )
-        self.columns = ("row_number", "id", "household_new_id", *(n for n, _, _ in CORE_VALUES),
-                        *(column for column, _, _, _ in self.attributes))  # fmt: skip
-        self.copy_types = ("int4", "uuid", "uuid", *(t for _, _, t in CORE_VALUES),
-                           *(ATTRIBUTE_SQL[kind][1] for _, _, kind, _ in self.attributes))  # fmt: skip
+        self.columns = (
+            "row_number",
+            "id",
+            "household_new_id",
+            *(n for n, _, _ in CORE_VALUES),
+            *(column for column, _, _, _ in self.attributes),
+        )
+        self.copy_types = (
+            "int4",
+            "uuid",
+            "uuid",
+            *(t for _, _, t in CORE_VALUES),
+            *(ATTRIBUTE_SQL[kind][1] for _, _, kind, _ in self.attributes),
+        )
 
     def create_sql(self, temp: str) -> str:
         """CREATE TABLE for the staging table."""
@@ -88,9 +102,22 @@ class StageLayout:
             if kind == "date" and value is not None and self.sqlite:
                 value = value.isoformat()
             extra.append(value)
-        return (draft.given_names, draft.family_names, draft.name_key, born, draft.sex, draft.national_id,
-                draft.phone, draft.region_code, draft.municipality_code, draft.address_line, draft.household_ref,
-                draft.relationship, draft.fingerprint, *extra)  # fmt: skip
+        return (
+            draft.given_names,
+            draft.family_names,
+            draft.name_key,
+            born,
+            draft.sex,
+            draft.national_id,
+            draft.phone,
+            draft.region_code,
+            draft.municipality_code,
+            draft.address_line,
+            draft.household_ref,
+            draft.relationship,
+            draft.fingerprint,
+            *extra,
+        )
 
 
 @dataclass(frozen=True)
@@ -182,7 +209,10 @@ class PersonBatchWriter:
             marks = ", ".join("?" * len(self.layout.columns))
             raw.executemany(f"INSERT INTO import_stage ({columns}) VALUES ({marks})", rows)
             return
-        with raw.cursor() as cursor, cursor.copy(f"COPY import_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(f"COPY import_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
             copy.set_types(list(self.layout.copy_types))
             for row in rows:
                 copy.write_row(row)

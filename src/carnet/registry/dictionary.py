@@ -57,9 +57,7 @@ class AttributeSpec:
     @property
     def value_column(self) -> str:
         """The typed column of person_attributes that holds this attribute's values."""
-        return {"integer": "value_int", "boolean": "value_bool", "enum": "value_text", "date": "value_date"}[
-            self.type
-        ]
+        return {"integer": "value_int", "boolean": "value_bool", "enum": "value_text", "date": "value_date"}[self.type]
 
     def parse(self, raw: Any) -> Any:
         """The typed value of `raw`, or ValueError with a plain reason."""
@@ -146,7 +144,13 @@ def parse_dictionary(text: str, *, source: str = "attributes.yaml") -> Attribute
     if not isinstance(document, dict):
         raise ValidationFailed(
             f"{source}: the dictionary must be a mapping",
-            [FieldError(field="(file)", code="invalid_dictionary", message="expected keys version, purposes, attributes")],
+            [
+                FieldError(
+                    field="(file)",
+                    code="invalid_dictionary",
+                    message="expected keys version, purposes, attributes",
+                )
+            ],
             code="invalid_dictionary",
         )
     return check_dictionary(document, sha256=hashlib.sha256(text.encode()).hexdigest(), source=source)
@@ -173,12 +177,20 @@ def check_dictionary(document: dict[str, Any], *, sha256: str, source: str) -> A
             continue
         if spec.name in attributes:
             errors.append(
-                FieldError(spec.name, "duplicate_attribute", "declared twice", record=f"attributes[{index}] {spec.name}")
+                FieldError(
+                    spec.name,
+                    "duplicate_attribute",
+                    "declared twice",
+                    record=f"attributes[{index}] {spec.name}",
+                )
             )
         attributes[spec.name] = spec
     if errors:
-        raise ValidationFailed(f"{source}: the attribute dictionary has {len(errors)} problem(s)", errors,
-                               code="invalid_dictionary")
+        raise ValidationFailed(
+            f"{source}: the attribute dictionary has {len(errors)} problem(s)",
+            errors,
+            code="invalid_dictionary",
+        )
     return AttributeDictionary(
         version=version,
         purposes={str(k): str(v) for k, v in purposes.items()},
@@ -189,7 +201,18 @@ def check_dictionary(document: dict[str, Any], *, sha256: str, source: str) -> A
 
 
 ATTRIBUTE_KEYS = frozenset(
-    {"name", "type", "sensitivity", "purposes", "retention", "description", "values", "minimum", "maximum", "unit"}
+    {
+        "name",
+        "type",
+        "sensitivity",
+        "purposes",
+        "retention",
+        "description",
+        "values",
+        "minimum",
+        "maximum",
+        "unit",
+    }
 )
 
 

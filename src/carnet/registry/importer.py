@@ -57,7 +57,9 @@ class ColumnMapping:
             document = yaml.safe_load(text) or {}
         except yaml.YAMLError as exc:
             raise ValidationFailed(
-                f"{source}: not valid YAML", [FieldError("(file)", "invalid_yaml", str(exc))], code="invalid_mapping"
+                f"{source}: not valid YAML",
+                [FieldError("(file)", "invalid_yaml", str(exc))],
+                code="invalid_mapping",
             ) from exc
         if not isinstance(document, dict) or set(document) - {"columns", "ignore"}:
             raise ValidationFailed(
@@ -132,8 +134,9 @@ def _csv_rows(path: Path, progress: Callable[[int, int], None] | None) -> Iterat
         header = next(reader)
 
         if _undecodable(header):
-            raise AppError(f"{path.name}: the header row is not UTF-8 text; save the file as UTF-8 CSV",
-                           code="invalid_encoding")  # fmt: skip
+            raise AppError(
+                f"{path.name}: the header row is not UTF-8 text; save the file as UTF-8 CSV", code="invalid_encoding"
+            )
 
         def rows() -> Iterator[tuple[int, list[str], int, int]]:
             for number, row in enumerate(reader, start=2):
@@ -171,14 +174,18 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[list[str], Iterator]]:
         values = sheet.iter_rows(values_only=True)
         header_row = next(values, None)
         if header_row is None:
-            raise ValidationFailed("the workbook is empty", [FieldError("(file)", "empty_file", "no header row")],
-                                   code="empty_file")
+            raise ValidationFailed(
+                "the workbook is empty",
+                [FieldError("(file)", "empty_file", "no header row")],
+                code="empty_file",
+            )
         header = ["" if v is None else str(v) for v in header_row]
 
         def rows() -> Iterator[tuple[int, list[str], int, int]]:
             for number, row in enumerate(values, start=2):
-                cells = ["" if v is None else (v.isoformat()[:10] if isinstance(v, datetime | date) else str(v))
-                         for v in row]
+                cells = [
+                    "" if v is None else (v.isoformat()[:10] if isinstance(v, datetime | date) else str(v)) for v in row
+                ]
                 yield number, cells, number, total
 
         yield header, rows()
@@ -200,7 +207,13 @@ def resolve_columns(header: list[str], mapping: ColumnMapping, dictionary: Attri
             if category is not None:
                 raise ProhibitedAttribute(name, CATEGORY_LABELS[category], f"column '{heading}'")
         if target not in CORE_COLUMNS and target not in dictionary.attributes:
-            unknown.append(FieldError(heading, "undeclared_column", f"'{target}' is neither a registry field nor a declared attribute"))
+            unknown.append(
+                FieldError(
+                    heading,
+                    "undeclared_column",
+                    f"'{target}' is neither a registry field nor a declared attribute",
+                )
+            )
         targets.append(target)
     if unknown:
         raise ValidationFailed(
@@ -343,7 +356,9 @@ class RowChecker:
         bad_cell = _undecodable(cells)
         if bad_cell is not None:
             field_name = self.targets[bad_cell] or f"column {bad_cell + 1}"
-            return None, [FieldError(field_name, "invalid_encoding", "holds bytes that are not text in the file's encoding")]
+            return None, [
+                FieldError(field_name, "invalid_encoding", "holds bytes that are not text in the file's encoding")
+            ]
         raw = {target: cells[i] for i, target in enumerate(self.targets) if target}
         draft, errors = validate_person(raw, regions=self.regions, dictionary=self.dictionary, today=self.today)
         if draft is None:
@@ -416,8 +431,11 @@ def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, pr
         cohort.add_bytes(result.inserted_ids)
         counts["households"] += result.households_created
         for reject in result.rejects:
-            rejects.write(reject.row_number, [FieldError(reject.field, reject.code, reject.message)],
-                          cells_by_row[reject.row_number])  # fmt: skip
+            rejects.write(
+                reject.row_number,
+                [FieldError(reject.field, reject.code, reject.message)],
+                cells_by_row[reject.row_number],
+            )
         batch.clear()
         cells_by_row.clear()
 
@@ -434,6 +452,10 @@ def _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, pr
             if progress:
                 progress(position, total)
     flush()
-    run.rows_total, run.rows_imported, run.households_created = counts["total"], counts["imported"], counts["households"]
+    run.rows_total, run.rows_imported, run.households_created = (
+        counts["total"],
+        counts["imported"],
+        counts["households"],
+    )
     if progress:
         progress(total, total)

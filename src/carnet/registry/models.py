@@ -160,7 +160,7 @@ class PersonAttribute(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     # Clustered on (person, name) in SQLite: one b-tree instead of a table plus its key index.
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)
 
 
 class RecordChange(Base):

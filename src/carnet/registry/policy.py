@@ -310,9 +310,7 @@ def _segments(tokens: Sequence[str]) -> list[list[str]]:
     return [segment for segment in segments if segment]
 
 
-def _matches(
-    terms: _Terms, segments: Sequence[Sequence[str]], glued: Sequence[str], leading: Sequence[str]
-) -> bool:
+def _matches(terms: _Terms, segments: Sequence[Sequence[str]], glued: Sequence[str], leading: Sequence[str]) -> bool:
     """Whether a word or prefix of `terms` is in the segments, or a compound in or leading a glued piece."""
     phrases = [word.split() for word in terms.words if " " in word]
     for segment in segments:
@@ -346,9 +344,5 @@ def prohibited_category_in_text(text: str) -> ProhibitedCategory | None:
     """The prohibited category named anywhere in free text (a description, an enum value), or None."""
     segments = _segments(_tokens(text))
     words = [token for segment in segments for token in segment]
-    leading = [
-        "".join(segment[start : start + _TEXT_WINDOW])
-        for segment in segments
-        for start in range(len(segment))
-    ]
+    leading = ["".join(segment[start : start + _TEXT_WINDOW]) for segment in segments for start in range(len(segment))]
     return _category(segments, words, leading)

@@ -114,14 +114,32 @@ class PopulationGenerator:
                 age = rng.randint(0, max(0, min(head_age - 16, 40)))
                 members.append(("child", rng.choice("FM"), age, (father[0], mother[0])))
             elif roll < 0.88 and head_age < 70:
-                members.append(("parent", rng.choice("FM"), min(100, head_age + rng.randint(18, 35)),
-                                (self.surnames.draw(rng), head_surnames[0])))  # fmt: skip
+                members.append(
+                    (
+                        "parent",
+                        rng.choice("FM"),
+                        min(100, head_age + rng.randint(18, 35)),
+                        (self.surnames.draw(rng), head_surnames[0]),
+                    )
+                )
             elif roll < 0.95 and head_age >= 40:
-                members.append(("grandchild", rng.choice("FM"), rng.randint(0, 12),
-                                (self.surnames.draw(rng), self.surnames.draw(rng))))  # fmt: skip
+                members.append(
+                    (
+                        "grandchild",
+                        rng.choice("FM"),
+                        rng.randint(0, 12),
+                        (self.surnames.draw(rng), self.surnames.draw(rng)),
+                    )
+                )
             else:
-                members.append(("other_relative", rng.choice("FM"), rng.randint(5, 80),
-                                (head_surnames[0], self.surnames.draw(rng))))  # fmt: skip
+                members.append(
+                    (
+                        "other_relative",
+                        rng.choice("FM"),
+                        rng.randint(5, 80),
+                        (head_surnames[0], self.surnames.draw(rng)),
+                    )
+                )
         children_in_school = sum(1 for m in members if m[0] == "child" and 6 <= m[2] <= 17)
         rows = []
         for relationship, sex, age, surnames in members:

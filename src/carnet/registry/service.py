@@ -136,9 +136,7 @@ def _person_view(person: Person, attributes: list) -> dict[str, Any]:
         "created_at": person.created_at,
         "updated_at": person.updated_at,
         "attributes": {
-            a.name: next(
-                (v for v in (a.value_int, a.value_bool, a.value_text, a.value_date) if v is not None), None
-            )
+            a.name: next((v for v in (a.value_int, a.value_bool, a.value_text, a.value_date) if v is not None), None)
             for a in attributes
         },
     }
@@ -174,9 +172,12 @@ def create_person(session: Session, *, actor: Actor, data: PersonIn, today: date
         dictionary.get(name, where="attributes")
     raw = data.model_dump(exclude={"attributes", "household_id", "reason"}) | data.attributes
     draft, errors = validate_person(
-        raw, regions=region_index(session), dictionary=dictionary, today=today,
+        raw,
+        regions=region_index(session),
+        dictionary=dictionary,
+        today=today,
         in_household=data.household_id is not None,
-    )  # fmt: skip
+    )
     if draft is None:
         raise ValidationFailed("person: some fields are invalid", errors)
     _check_scope(actor, draft.region_code, "person")
@@ -235,9 +236,14 @@ def create_person(session: Session, *, actor: Actor, data: PersonIn, today: date
         changed_at=now,
     )
     record_access(
-        session, actor=actor, action="create", subject_type="person", subject_ids=[person.id],
-        fields=_read_fields(view), now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="create",
+        subject_type="person",
+        subject_ids=[person.id],
+        fields=_read_fields(view),
+        now=now,
+    )
     session.flush()
     return view
 
@@ -255,9 +261,14 @@ def get_person(session: Session, *, actor: Actor, person_id: uuid.UUID, now: dat
         raise NotFound(f"person {person_id} not found", code="person_not_found")
     view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
     record_access(
-        session, actor=actor, action="read", subject_type="person", subject_ids=[person.id],
-        fields=_read_fields(view), now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="read",
+        subject_type="person",
+        subject_ids=[person.id],
+        fields=_read_fields(view),
+        now=now,
+    )
     return view
 
 
@@ -307,9 +318,14 @@ def search_persons(
     views = [_person_view(p, values[p.id]) for p in persons]
     for view in views:
         record_access(
-            session, actor=actor, action="read", subject_type="person", subject_ids=[view["id"]],
-            fields=_read_fields(view), now=now,
-        )  # fmt: skip
+            session,
+            actor=actor,
+            action="read",
+            subject_type="person",
+            subject_ids=[view["id"]],
+            fields=_read_fields(view),
+            now=now,
+        )
     return views, (persons[-1].id if more else None)
 
 
@@ -339,16 +355,21 @@ def update_person(
     household_id = given.get("household_id", person.household_id)
     draft, errors = validate_person(
         merged | {n: v for n, v in new_attributes.items() if v is not None},
-        regions=region_index(session), dictionary=dictionary, today=today,
+        regions=region_index(session),
+        dictionary=dictionary,
+        today=today,
         in_household=household_id is not None,
-    )  # fmt: skip
+    )
     if draft is None:
         raise ValidationFailed(f"person {person_id}: some fields are invalid", errors)
     _check_scope(actor, draft.region_code, f"person {person_id}")
     household = _check_household(session, actor, household_id)
-    if draft.national_id and draft.national_id != person.national_id:
-        if repo.person_id_by_national_id(session, draft.national_id):
-            raise Conflict(f"cédula {draft.national_id} is already registered", code="duplicate_national_id")
+    if (
+        draft.national_id
+        and draft.national_id != person.national_id
+        and repo.person_id_by_national_id(session, draft.national_id)
+    ):
+        raise Conflict(f"cédula {draft.national_id} is already registered", code="duplicate_national_id")
     after = {
         "given_names": draft.given_names,
         "family_names": draft.family_names,
@@ -363,9 +384,7 @@ def update_person(
         "relationship": draft.relationship,
     }
     changes = {
-        name: [_jsonable(before[name]), _jsonable(value)]
-        for name, value in after.items()
-        if before[name] != value
+        name: [_jsonable(before[name]), _jsonable(value)] for name, value in after.items() if before[name] != value
     }
     for name, value in new_attributes.items():
         old = before["attributes"].get(name)
@@ -405,9 +424,14 @@ def update_person(
     except IntegrityError as exc:
         raise Conflict("the change clashes with another record", code="duplicate_person") from exc
     record_access(
-        session, actor=actor, action="update", subject_type="person", subject_ids=[person.id],
-        fields=sorted(changes), now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="update",
+        subject_type="person",
+        subject_ids=[person.id],
+        fields=sorted(changes),
+        now=now,
+    )
     view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
     return view
 
@@ -421,9 +445,14 @@ def person_history(session: Session, *, actor: Actor, person_id: uuid.UUID, now:
     if person.import_id is not None:
         changes.insert(0, _import_creation(session, person.import_id, person.id))
     record_access(
-        session, actor=actor, action="read", subject_type="person", subject_ids=[person_id],
-        fields=["history"], now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="read",
+        subject_type="person",
+        subject_ids=[person_id],
+        fields=["history"],
+        now=now,
+    )
     return changes
 
 
@@ -491,9 +520,14 @@ def create_household(session: Session, *, actor: Actor, data: HouseholdIn, now: 
         changed_at=now,
     )
     record_access(
-        session, actor=actor, action="create", subject_type="household", subject_ids=[household.id],
-        fields=["region_code", "municipality_code", "address_line"], now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="create",
+        subject_type="household",
+        subject_ids=[household.id],
+        fields=["region_code", "municipality_code", "address_line"],
+        now=now,
+    )
     return _household_view(household, [])
 
 
@@ -504,18 +538,34 @@ def get_household(session: Session, *, actor: Actor, household_id: uuid.UUID, no
         raise NotFound(f"household {household_id} not found", code="household_not_found")
     members = repo.members_of(session, household.id)
     record_access(
-        session, actor=actor, action="read", subject_type="household", subject_ids=[household.id],
-        fields=["region_code", "municipality_code", "address_line", "members"], now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="read",
+        subject_type="household",
+        subject_ids=[household.id],
+        fields=["region_code", "municipality_code", "address_line", "members"],
+        now=now,
+    )
     record_access(
-        session, actor=actor, action="read", subject_type="person", subject_ids=[m.id for m in members],
-        fields=["given_names", "family_names", "relationship"], now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="read",
+        subject_type="person",
+        subject_ids=[m.id for m in members],
+        fields=["given_names", "family_names", "relationship"],
+        now=now,
+    )
     return _household_view(household, members)
 
 
 def list_households(
-    session: Session, *, actor: Actor, region_code: str | None, cursor: uuid.UUID | None, limit: int, now: datetime
+    session: Session,
+    *,
+    actor: Actor,
+    region_code: str | None,
+    cursor: uuid.UUID | None,
+    limit: int,
+    now: datetime,
 ) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
     """Households (addresses, no member names), each read recorded."""
     scope = actor.region_code
@@ -525,9 +575,14 @@ def list_households(
     more = len(households) > limit
     households = households[:limit]
     record_access(
-        session, actor=actor, action="read", subject_type="household", subject_ids=[h.id for h in households],
-        fields=["region_code", "municipality_code", "address_line"], now=now,
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="read",
+        subject_type="household",
+        subject_ids=[h.id for h in households],
+        fields=["region_code", "municipality_code", "address_line"],
+        now=now,
+    )
     return [_household_view(h, []) for h in households], (households[-1].id if more else None)
 
 
@@ -542,7 +597,12 @@ def _household_view(household: Household, members: list[Person]) -> dict[str, An
         "version": household.version,
         "created_at": household.created_at,
         "members": [
-            {"id": m.id, "given_names": m.given_names, "family_names": m.family_names, "relationship": m.relationship}
+            {
+                "id": m.id,
+                "given_names": m.given_names,
+                "family_names": m.family_names,
+                "relationship": m.relationship,
+            }
             for m in members
         ],
     }

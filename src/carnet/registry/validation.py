@@ -25,22 +25,52 @@ VE_NATIONAL_PHONE = re.compile(r"^0((?:\d[ .\-]?){9}\d)$")
 PHONE_SEPARATORS = re.compile(r"[ .\-]")
 
 SEX_WORDS = {
-    "f": "F", "female": "F", "femenino": "F", "mujer": "F",
-    "m": "M", "male": "M", "masculino": "M", "hombre": "M",
-    "x": "X", "other": "X", "otro": "X",
-}  # fmt: skip
+    "f": "F",
+    "female": "F",
+    "femenino": "F",
+    "mujer": "F",
+    "m": "M",
+    "male": "M",
+    "masculino": "M",
+    "hombre": "M",
+    "x": "X",
+    "other": "X",
+    "otro": "X",
+}
 RELATIONSHIP_WORDS = {
-    "head": "head", "jefe": "head", "jefa": "head", "jefe_de_hogar": "head", "jefa_de_hogar": "head",
-    "spouse": "spouse", "conyuge": "spouse", "esposo": "spouse", "esposa": "spouse",
-    "pareja": "spouse", "concubino": "spouse", "concubina": "spouse",
-    "child": "child", "hijo": "child", "hija": "child",
-    "parent": "parent", "padre": "parent", "madre": "parent",
-    "sibling": "sibling", "hermano": "sibling", "hermana": "sibling",
-    "grandchild": "grandchild", "nieto": "grandchild", "nieta": "grandchild",
-    "grandparent": "grandparent", "abuelo": "grandparent", "abuela": "grandparent",
-    "other_relative": "other_relative", "otro_pariente": "other_relative", "pariente": "other_relative",
-    "non_relative": "non_relative", "no_pariente": "non_relative",
-}  # fmt: skip
+    "head": "head",
+    "jefe": "head",
+    "jefa": "head",
+    "jefe_de_hogar": "head",
+    "jefa_de_hogar": "head",
+    "spouse": "spouse",
+    "conyuge": "spouse",
+    "esposo": "spouse",
+    "esposa": "spouse",
+    "pareja": "spouse",
+    "concubino": "spouse",
+    "concubina": "spouse",
+    "child": "child",
+    "hijo": "child",
+    "hija": "child",
+    "parent": "parent",
+    "padre": "parent",
+    "madre": "parent",
+    "sibling": "sibling",
+    "hermano": "sibling",
+    "hermana": "sibling",
+    "grandchild": "grandchild",
+    "nieto": "grandchild",
+    "nieta": "grandchild",
+    "grandparent": "grandparent",
+    "abuelo": "grandparent",
+    "abuela": "grandparent",
+    "other_relative": "other_relative",
+    "otro_pariente": "other_relative",
+    "pariente": "other_relative",
+    "non_relative": "non_relative",
+    "no_pariente": "non_relative",
+}
 CORE_COLUMNS = (
     "given_names",
     "family_names",
@@ -173,8 +203,18 @@ class NationalNumberRules:
     A property test checks this agrees with phonenumbers.is_valid_number.
     """
 
-    TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "personal_number", "voip",
-             "pager", "uan", "voicemail")  # fmt: skip
+    TYPES = (
+        "fixed_line",
+        "mobile",
+        "toll_free",
+        "premium_rate",
+        "shared_cost",
+        "personal_number",
+        "voip",
+        "pager",
+        "uan",
+        "voicemail",
+    )
 
     def __init__(self, region: str):
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
@@ -193,8 +233,9 @@ class NationalNumberRules:
         assert self.general is not None
         if not self.general[0].fullmatch(national):
             return False
-        return any(pattern.fullmatch(national) and (not lengths or len(national) in lengths)
-                   for pattern, lengths in self.types)  # fmt: skip
+        return any(
+            pattern.fullmatch(national) and (not lengths or len(national) in lengths) for pattern, lengths in self.types
+        )
 
 
 VE_RULES = NationalNumberRules("VE")

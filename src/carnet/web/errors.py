@@ -38,8 +38,9 @@ async def app_error(request: Request, exc: AppError) -> JSONResponse:
     if exc.errors:
         extra["errors"] = [e.as_dict() for e in exc.errors]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-    response = problem(request, status=exc.status, code=exc.code, title=t(_title(exc.status)), detail=exc.message,
-                       **extra)  # fmt: skip
+    response = problem(
+        request, status=exc.status, code=exc.code, title=t(_title(exc.status)), detail=exc.message, **extra
+    )
     if headers:
         response.headers.update(headers)
     return response
@@ -64,26 +65,41 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
     if prohibited:
         name, category = prohibited
         return problem(
-            request, status=422, code="prohibited_attribute", title=t("Prohibited attribute"),
+            request,
+            status=422,
+            code="prohibited_attribute",
+            title=t("Prohibited attribute"),
             detail=f"'{name}' is a prohibited attribute ({category}); Carnet never stores it",
-            errors=errors, attribute=name, category=category,
-        )  # fmt: skip
-    return problem(request, status=422, code="validation_failed", title=t("Invalid request"),
-                   detail=t("Some fields are invalid."), errors=errors)  # fmt: skip
+            errors=errors,
+            attribute=name,
+            category=category,
+        )
+    return problem(
+        request,
+        status=422,
+        code="validation_failed",
+        title=t("Invalid request"),
+        detail=t("Some fields are invalid."),
+        errors=errors,
+    )
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """Framework errors (unknown route, wrong method) in the same shape."""
     code = {404: "route_not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    return problem(request, status=exc.status_code, code=code, title=t(_title(exc.status_code)),
-                   detail=str(exc.detail))  # fmt: skip
+    return problem(request, status=exc.status_code, code=code, title=t(_title(exc.status_code)), detail=str(exc.detail))
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """A bug: logged with the request id, answered without internals."""
     log.exception("unhandled error in request %s", getattr(request.state, "request_id", "?"))
-    return problem(request, status=500, code="internal_error", title=t("Internal error"),
-                   detail=t("Something went wrong on our side; nothing was changed."))  # fmt: skip
+    return problem(
+        request,
+        status=500,
+        code="internal_error",
+        title=t("Internal error"),
+        detail=t("Something went wrong on our side; nothing was changed."),
+    )
 
 
 def _title(status: int) -> str:

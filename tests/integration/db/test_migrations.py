@@ -20,10 +20,7 @@ def describe(engine: Engine) -> dict:
     for table in sorted(inspector.get_table_names()):
         if table == "alembic_version":
             continue
-        columns = {
-            c["name"]: (c["nullable"], _family(c["type"]))
-            for c in inspector.get_columns(table)
-        }
+        columns = {c["name"]: (c["nullable"], _family(c["type"])) for c in inspector.get_columns(table)}
         uniques = {tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)}
         uniques |= {tuple(i["column_names"]) for i in inspector.get_indexes(table) if i["unique"]}
         indexes = {tuple(i["column_names"]) for i in inspector.get_indexes(table) if not i["unique"]}
@@ -34,14 +31,20 @@ def describe(engine: Engine) -> dict:
 
 
 FAMILIES = {
-    "UUID": "uuid", "CHAR": "uuid",  # SQLite keeps a Uuid as CHAR(32)
-    "VARCHAR": "text", "TEXT": "text",
-    "INTEGER": "int", "BIGINT": "int", "SMALLINT": "int",
+    "UUID": "uuid",
+    "CHAR": "uuid",  # SQLite keeps a Uuid as CHAR(32)
+    "VARCHAR": "text",
+    "TEXT": "text",
+    "INTEGER": "int",
+    "BIGINT": "int",
+    "SMALLINT": "int",
     "BOOLEAN": "bool",
-    "TIMESTAMP": "time", "DATETIME": "time",
+    "TIMESTAMP": "time",
+    "DATETIME": "time",
     "DATE": "date",
-    "JSON": "json", "JSONB": "json",
-}  # fmt: skip
+    "JSON": "json",
+    "JSONB": "json",
+}
 
 
 def _family(column_type) -> str:

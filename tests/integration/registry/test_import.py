@@ -17,8 +17,8 @@ from sqlalchemy import select
 from carnet.audit.models import AccessRecord
 from carnet.kit.actor import Actor
 from carnet.kit.errors import ProhibitedAttribute, ValidationFailed
-from carnet.registry.importer import ColumnMapping, run_import
 from carnet.registry import service
+from carnet.registry.importer import ColumnMapping, run_import
 from carnet.registry.models import Household, Person, PersonAttribute
 from carnet.registry.schemas import PersonPatch
 from carnet.registry.seed import COLUMNS, PopulationGenerator
@@ -26,8 +26,17 @@ from tests.conftest import count_rows
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 29)
-HEADER = ["given_names", "family_names", "date_of_birth", "region_code", "national_id", "phone", "household_ref",
-          "relationship", "monthly_income"]  # fmt: skip
+HEADER = [
+    "given_names",
+    "family_names",
+    "date_of_birth",
+    "region_code",
+    "national_id",
+    "phone",
+    "household_ref",
+    "relationship",
+    "monthly_income",
+]
 GOOD = [
     ["Ana María", "Rojas Díaz", "1980-01-02", "VE-A", "V-10000001", "0414-1111111", "H1", "jefa", "100000"],
     ["Luis", "Rojas Pérez", "02/03/2010", "Distrito Capital", "", "", "H1", "hijo", ""],
@@ -40,10 +49,22 @@ BAD = [
     (["Juan", "Gil", "1970-01-01", "VE-QQ", "", "", "", "", ""], "region_code", "unknown_region"),
     (["Eva", "Luna", "1990-01-01", "VE-M", "X-1", "", "", "", ""], "national_id", "invalid_national_id"),
     (["Blas", "Paz", "1990-01-01", "VE-M", "", "123", "", "", ""], "phone", "invalid_phone"),
-    (["Ida", "Sol", "1990-01-01", "VE-M", "", "", "", "", "mucho"], "monthly_income", "invalid_attribute_value"),
+    (
+        ["Ida", "Sol", "1990-01-01", "VE-M", "", "", "", "", "mucho"],
+        "monthly_income",
+        "invalid_attribute_value",
+    ),
     (["", "Mar", "1990-01-01", "VE-M", "", "", "", "", ""], "given_names", "required"),
-    (["Otro", "Mismo", "1991-01-01", "VE-M", "V-10000001", "", "", "", ""], "national_id", "duplicate_national_id"),
-    (["Segundo", "Jefe", "1970-01-01", "VE-A", "", "", "H1", "head", ""], "relationship", "household_has_head"),
+    (
+        ["Otro", "Mismo", "1991-01-01", "VE-M", "V-10000001", "", "", "", ""],
+        "national_id",
+        "duplicate_national_id",
+    ),
+    (
+        ["Segundo", "Jefe", "1970-01-01", "VE-A", "", "", "H1", "head", ""],
+        "relationship",
+        "household_has_head",
+    ),
 ]
 
 
@@ -70,7 +91,12 @@ class TestImportWithBadRows:
     def test_good_rows_kept_and_each_bad_row_reported(self, session, registrar, tmp_path):
         rows = GOOD[:2] + [b[0] for b in BAD[:4]] + GOOD[2:] + [b[0] for b in BAD[4:]]
         run = do_import(session, write_csv(tmp_path / "census.csv", rows), registrar, batch_size=3)
-        assert (run.rows_total, run.rows_imported, run.rows_rejected, run.rows_already_present) == (12, 4, 8, 0)
+        assert (run.rows_total, run.rows_imported, run.rows_rejected, run.rows_already_present) == (
+            12,
+            4,
+            8,
+            0,
+        )
         assert run.households_created == 2
         reported = {(int(r["row_number"]), r["field"], r["code"]) for r in rejects_of(run)}
         row_numbers = {id(r): i + 2 for i, r in enumerate(rows)}
@@ -101,7 +127,7 @@ class TestImportWithBadRows:
 
 class TestReimport:
     def test_same_file_twice_creates_nothing_new(self, session, registrar, tmp_path):
-        path = write_csv(tmp_path / "c.csv", GOOD + [BAD[0][0]])
+        path = write_csv(tmp_path / "c.csv", [*GOOD, BAD[0][0]])
         first = do_import(session, path, registrar)
         counts = {t: count_rows(session, t) for t in ("persons", "households", "person_attributes")}
         second = do_import(session, path, registrar)
@@ -137,10 +163,17 @@ class TestImportRecords:
         (created,) = history
         assert (created.version, created.operation, created.import_id) == (1, "import", run.id)
         assert created.reason == "import census.csv" and created.actor_role == "registrar"
-        service.update_person(session, actor=registrar, person_id=person.id,
-                              patch=PersonPatch(reason="moved", region_code="VE-K"), today=TODAY, now=NOW)  # fmt: skip
-        assert [c.operation for c in service.person_history(session, actor=registrar, person_id=person.id,
-                                                            now=NOW)] == ["import", "update"]  # fmt: skip
+        service.update_person(
+            session,
+            actor=registrar,
+            person_id=person.id,
+            patch=PersonPatch(reason="moved", region_code="VE-K"),
+            today=TODAY,
+            now=NOW,
+        )
+        assert [
+            c.operation for c in service.person_history(session, actor=registrar, person_id=person.id, now=NOW)
+        ] == ["import", "update"]
 
     def test_failed_import_leaves_nothing(self, session, registrar, tmp_path):
         path = write_csv(tmp_path / "c.csv", GOOD)
@@ -154,14 +187,14 @@ class TestImportRecords:
 class TestColumns:
     @pytest.mark.parametrize("column", ["religion", "partido", "voted_2018", "huella_dactilar", "Etnia"])
     def test_prohibited_column_refuses_the_whole_file(self, session, registrar, tmp_path, column):
-        path = write_csv(tmp_path / "c.csv", [row + ["x"] for row in GOOD], header=[*HEADER, column])
+        path = write_csv(tmp_path / "c.csv", [[*row, "x"] for row in GOOD], header=[*HEADER, column])
         with pytest.raises(ProhibitedAttribute) as caught:
             do_import(session, path, registrar)
         assert column in caught.value.message
         assert count_rows(session, "persons") == 0
 
     def test_prohibited_column_can_be_left_out_by_the_mapping(self, session, registrar, tmp_path):
-        path = write_csv(tmp_path / "c.csv", [row + ["x"] for row in GOOD], header=[*HEADER, "religion"])
+        path = write_csv(tmp_path / "c.csv", [[*row, "x"] for row in GOOD], header=[*HEADER, "religion"])
         run = do_import(session, path, registrar, mapping=ColumnMapping(ignore=frozenset({"religion"})))
         assert run.rows_imported == 4
 
@@ -205,8 +238,9 @@ class TestFormats:
 
     def test_windows_1252_file_from_excel_is_read(self, session, registrar, tmp_path):
         path = tmp_path / "excel.csv"
-        path.write_bytes(("given_names;family_names;date_of_birth;region_code\r\n"
-                          "José;Muñoz;1990-01-01;Mérida\r\n").encode("cp1252"))  # fmt: skip
+        path.write_bytes(
+            ("given_names;family_names;date_of_birth;region_code\r\nJosé;Muñoz;1990-01-01;Mérida\r\n").encode("cp1252")
+        )
         run = do_import(session, path, registrar)
         assert run.rows_imported == 1
         assert session.scalars(select(Person.family_names)).one() == "Muñoz"
@@ -214,12 +248,19 @@ class TestFormats:
     def test_undecodable_row_later_in_the_file_is_rejected_alone(self, session, registrar, tmp_path):
         path = tmp_path / "mixed.csv"
         good = "".join(f"Ana,Gil,1990-01-01,VE-A,V-{3000000 + i}\n" for i in range(4000)).encode()
-        path.write_bytes(b"given_names,family_names,date_of_birth,region_code,national_id\n" + good
-                         + "Jos\xe9,A,1990-01-01,VE-A,\n".encode("latin-1"))  # fmt: skip
+        path.write_bytes(
+            b"given_names,family_names,date_of_birth,region_code,national_id\n"
+            + good
+            + "Jos\xe9,A,1990-01-01,VE-A,\n".encode("latin-1")
+        )
         run = do_import(session, path, registrar)
         assert (run.rows_imported, run.rows_rejected) == (4000, 1)
         (reject,) = rejects_of(run)
-        assert (reject["row_number"], reject["field"], reject["code"]) == ("4002", "given_names", "invalid_encoding")
+        assert (reject["row_number"], reject["field"], reject["code"]) == (
+            "4002",
+            "given_names",
+            "invalid_encoding",
+        )
 
 
 class TestScope:
@@ -253,9 +294,17 @@ def import_rows(draw):
     """Rows each either valid (with a unique cédula) or broken in one known field."""
     rows, expected_good = [], 0
     for index in range(draw(st.integers(min_value=1, max_value=30))):
-        good = [draw(NAME).title(), draw(NAME).title(), f"19{draw(st.integers(10, 99))}-0{draw(st.integers(1, 9))}-1"
-                "5", draw(st.sampled_from(["VE-A", "VE-V", "Lara", "mérida"])), f"V-{20_000_000 + index}", "",
-                "", "", ""]  # fmt: skip
+        good = [
+            draw(NAME).title(),
+            draw(NAME).title(),
+            f"19{draw(st.integers(10, 99))}-0{draw(st.integers(1, 9))}-15",
+            draw(st.sampled_from(["VE-A", "VE-V", "Lara", "mérida"])),
+            f"V-{20_000_000 + index}",
+            "",
+            "",
+            "",
+            "",
+        ]
         breakage = draw(st.sampled_from([None, None, "date_of_birth", "region_code", "national_id", "phone"]))
         if breakage == "date_of_birth":
             good[2] = draw(st.sampled_from(["", "soon", "2999-01-01", "32/01/1990"]))
@@ -295,4 +344,9 @@ class TestWorkerProcesses:
         assert (run.rows_imported, run.rows_rejected, run.rows_already_present) == (4, 6, 1)
         reported = sorted((int(r["row_number"]), r["code"]) for r in rejects_of(run))
         assert reported == [(6 + i, code) for i, (_, _, code) in enumerate(BAD[:6])]
-        assert set(session.scalars(select(Person.given_names))) == {"Ana María", "Luis", "Pedro José", "Carmen"}
+        assert set(session.scalars(select(Person.given_names))) == {
+            "Ana María",
+            "Luis",
+            "Pedro José",
+            "Carmen",
+        }

@@ -71,7 +71,11 @@ class TestCreatePerson:
     def test_prohibited_attribute_is_refused(self, session, registrar):
         with pytest.raises(ProhibitedAttribute) as caught:
             service.create_person(
-                session, actor=registrar, data=person_in(attributes={"religión": "católica"}), today=TODAY, now=NOW
+                session,
+                actor=registrar,
+                data=person_in(attributes={"religión": "católica"}),
+                today=TODAY,
+                now=NOW,
             )
         assert caught.value.code == "prohibited_attribute"
         assert caught.value.extra["category"] == "religion"
@@ -87,9 +91,7 @@ class TestCreatePerson:
     def test_duplicate_cedula_is_a_conflict(self, session, registrar):
         service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
         with pytest.raises(Conflict) as caught:
-            service.create_person(
-                session, actor=registrar, data=person_in(given_names="Otra"), today=TODAY, now=NOW
-            )
+            service.create_person(session, actor=registrar, data=person_in(given_names="Otra"), today=TODAY, now=NOW)
         assert caught.value.code == "duplicate_national_id"
 
     def test_registrar_bound_to_region_cannot_register_elsewhere(self, session):
@@ -128,29 +130,50 @@ class TestReadPerson:
     def test_search_by_name_prefix_and_cedula(self, session, registrar):
         service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
         service.create_person(
-            session, actor=registrar,
+            session,
+            actor=registrar,
             data=person_in(given_names="Luis", family_names="Peña Mora", national_id="V-7654321"),
-            today=TODAY, now=NOW,
-        )  # fmt: skip
-        by_name, _ = service.search_persons(session, actor=registrar, query="PEREZ", region_code=None,
-                                            household_id=None, cursor=None, limit=10, now=NOW)  # fmt: skip
+            today=TODAY,
+            now=NOW,
+        )
+        by_name, _ = service.search_persons(
+            session, actor=registrar, query="PEREZ", region_code=None, household_id=None, cursor=None, limit=10, now=NOW
+        )
         assert [p["family_names"] for p in by_name] == ["Pérez Rodríguez"]
-        by_id, _ = service.search_persons(session, actor=registrar, query="v7654321", region_code=None,
-                                          household_id=None, cursor=None, limit=10, now=NOW)  # fmt: skip
+        by_id, _ = service.search_persons(
+            session,
+            actor=registrar,
+            query="v7654321",
+            region_code=None,
+            household_id=None,
+            cursor=None,
+            limit=10,
+            now=NOW,
+        )
         assert [p["given_names"] for p in by_id] == ["Luis"]
 
     def test_search_pages_with_a_cursor(self, session, registrar):
         for i in range(5):
             service.create_person(
-                session, actor=registrar,
+                session,
+                actor=registrar,
                 data=person_in(given_names=f"Ana {chr(65 + i)}", national_id=f"V-{1000000 + i}"),
-                today=TODAY, now=NOW,
-            )  # fmt: skip
+                today=TODAY,
+                now=NOW,
+            )
         seen = []
         cursor = None
         while True:
-            page, cursor = service.search_persons(session, actor=registrar, query=None, region_code="VE-A",
-                                                  household_id=None, cursor=cursor, limit=2, now=NOW)  # fmt: skip
+            page, cursor = service.search_persons(
+                session,
+                actor=registrar,
+                query=None,
+                region_code="VE-A",
+                household_id=None,
+                cursor=cursor,
+                limit=2,
+                now=NOW,
+            )
             seen += [p["id"] for p in page]
             if cursor is None:
                 break
@@ -161,11 +184,17 @@ class TestUpdatePerson:
     def test_change_records_old_and_new_values_and_reason(self, session, registrar):
         created = service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
         updated = service.update_person(
-            session, actor=registrar, person_id=created["id"],
-            patch=PersonPatch(reason="typo in surname", family_names="Pérez Rodrígues",
-                              attributes={"monthly_income": 300000, "disability": None}),
-            today=TODAY, now=NOW,
-        )  # fmt: skip
+            session,
+            actor=registrar,
+            person_id=created["id"],
+            patch=PersonPatch(
+                reason="typo in surname",
+                family_names="Pérez Rodrígues",
+                attributes={"monthly_income": 300000, "disability": None},
+            ),
+            today=TODAY,
+            now=NOW,
+        )
         assert updated["version"] == 2
         assert updated["attributes"] == {"monthly_income": 300000}
         history = service.person_history(session, actor=registrar, person_id=created["id"], now=NOW)
@@ -181,9 +210,13 @@ class TestUpdatePerson:
         created = service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
         with pytest.raises(Conflict):
             service.update_person(
-                session, actor=registrar, person_id=created["id"],
-                patch=PersonPatch(reason="late edit", expected_version=7, given_names="X"), today=TODAY, now=NOW,
-            )  # fmt: skip
+                session,
+                actor=registrar,
+                person_id=created["id"],
+                patch=PersonPatch(reason="late edit", expected_version=7, given_names="X"),
+                today=TODAY,
+                now=NOW,
+            )
         person = session.get(Person, created["id"])
         assert person.given_names == "María José" and person.version == 1
 
@@ -193,19 +226,30 @@ class TestHouseholds:
         household = service.create_household(session, actor=registrar, data=HouseholdIn(region_code="Zulia"), now=NOW)
         assert household["region_code"] == "VE-V"
         head = service.create_person(
-            session, actor=registrar,
-            data=person_in(region_code="VE-V", municipality_code="Maracaibo", household_id=household["id"],
-                           relationship="jefa"),
-            today=TODAY, now=NOW,
-        )  # fmt: skip
+            session,
+            actor=registrar,
+            data=person_in(
+                region_code="VE-V", municipality_code="Maracaibo", household_id=household["id"], relationship="jefa"
+            ),
+            today=TODAY,
+            now=NOW,
+        )
         assert head["relationship"] == "head" and head["municipality_code"].startswith("VE-V-")
         with pytest.raises(Conflict) as caught:
             service.create_person(
-                session, actor=registrar,
-                data=person_in(national_id="V-999999", given_names="Otro", household_id=household["id"],
-                               relationship="head", region_code="VE-V", municipality_code=None),
-                today=TODAY, now=NOW,
-            )  # fmt: skip
+                session,
+                actor=registrar,
+                data=person_in(
+                    national_id="V-999999",
+                    given_names="Otro",
+                    household_id=household["id"],
+                    relationship="head",
+                    region_code="VE-V",
+                    municipality_code=None,
+                ),
+                today=TODAY,
+                now=NOW,
+            )
         assert caught.value.code == "household_has_head"
         view = service.get_household(session, actor=registrar, household_id=household["id"], now=NOW)
         assert view["head_person_id"] == head["id"]

@@ -21,10 +21,16 @@ def list_attributes(actor: Actor = Depends(read), session: Session = Depends(get
     dictionary = service.current_dictionary(session)
     return [
         {
-            "name": s.name, "type": s.type, "sensitivity": s.sensitivity, "purposes": list(s.purposes),
-            "retention_days": s.retention_days, "description": s.description,
+            "name": s.name,
+            "type": s.type,
+            "sensitivity": s.sensitivity,
+            "purposes": list(s.purposes),
+            "retention_days": s.retention_days,
+            "description": s.description,
             "enum_values": list(s.enum_values) if s.enum_values else None,
-            "minimum": s.minimum, "maximum": s.maximum, "unit": s.unit,
-        }  # fmt: skip
+            "minimum": s.minimum,
+            "maximum": s.maximum,
+            "unit": s.unit,
+        }
         for s in dictionary.attributes.values()
     ]

@@ -50,9 +50,13 @@ def sign_in(data: Credentials, request: Request, response: Response, session: Se
     days = request.app.state.settings.session_days
     cookie = access.open_web_session(session, user=user, now=now, lifetime=timedelta(days=days))
     response.set_cookie(
-        SESSION_COOKIE, cookie, max_age=days * 86400, httponly=True, samesite="strict",
+        SESSION_COOKIE,
+        cookie,
+        max_age=days * 86400,
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
-    )  # fmt: skip
+    )
 
 
 @router.delete("/session", status_code=204)

@@ -31,15 +31,18 @@ def list_households(
 ) -> dict:
     """Households, one page at a time (addresses only; members with each household)."""
     items, last = service.list_households(
-        session, actor=actor, region_code=region_code, cursor=parse_cursor(cursor), limit=page_size, now=utcnow()
+        session,
+        actor=actor,
+        region_code=region_code,
+        cursor=parse_cursor(cursor),
+        limit=page_size,
+        now=utcnow(),
     )
     return {"items": items, "next_cursor": make_cursor(last)}
 
 
 @router.post("", response_model=HouseholdOut, status_code=201)
-def create_household(
-    data: HouseholdIn, actor: Actor = Depends(write), session: Session = Depends(get_session)
-) -> dict:
+def create_household(data: HouseholdIn, actor: Actor = Depends(write), session: Session = Depends(get_session)) -> dict:
     """Register a household."""
     return service.create_household(session, actor=actor, data=data, now=utcnow())
 

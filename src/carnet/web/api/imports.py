@@ -16,8 +16,8 @@ from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError, NotFound
 from carnet.registry import repository
-from carnet.registry.models import ImportRun
 from carnet.registry.importer import FORMATS, ColumnMapping, run_import
+from carnet.registry.models import ImportRun
 from carnet.registry.schemas import ImportSummary
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 
@@ -52,10 +52,16 @@ def create_import(
     try:
         now = utcnow()
         summary = run_import(
-            session, actor=actor, path=upload, mapping=column_mapping, display_name=name,
-            rejects_path=upload.with_suffix(".rejects.csv"), batch_size=settings.import_batch_size,
-            today=now.date(), now=now,
-        )  # fmt: skip
+            session,
+            actor=actor,
+            path=upload,
+            mapping=column_mapping,
+            display_name=name,
+            rejects_path=upload.with_suffix(".rejects.csv"),
+            batch_size=settings.import_batch_size,
+            today=now.date(),
+            now=now,
+        )
     finally:
         upload.unlink(missing_ok=True)
     return _summary(summary, actor)
@@ -63,7 +69,9 @@ def create_import(
 
 @router.get("", response_model=list[ImportSummary])
 def list_imports(
-    limit: int = Query(default=50, ge=1, le=200), actor: Actor = Depends(read), session: Session = Depends(get_session)
+    limit: int = Query(default=50, ge=1, le=200),
+    actor: Actor = Depends(read),
+    session: Session = Depends(get_session),
 ) -> list:
     """The newest imports and their counts (a region-bound account sees its region's only)."""
     runs = repository.list_imports(session, limit=limit, region_scope=actor.region_code)

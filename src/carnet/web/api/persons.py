@@ -33,9 +33,15 @@ def search_persons(
 ) -> dict:
     """Persons matching a name prefix or a cédula, one page at a time."""
     items, last = service.search_persons(
-        session, actor=actor, query=q, region_code=region_code, household_id=household_id,
-        cursor=parse_cursor(cursor), limit=page_size, now=utcnow(),
-    )  # fmt: skip
+        session,
+        actor=actor,
+        query=q,
+        region_code=region_code,
+        household_id=household_id,
+        cursor=parse_cursor(cursor),
+        limit=page_size,
+        now=utcnow(),
+    )
     return {"items": items, "next_cursor": make_cursor(last)}
 
 
@@ -54,7 +60,10 @@ def get_person(person_id: uuid.UUID, actor: Actor = Depends(read), session: Sess
 
 @router.patch("/{person_id}", response_model=PersonOut)
 def update_person(
-    person_id: uuid.UUID, patch: PersonPatch, actor: Actor = Depends(write), session: Session = Depends(get_session)
+    person_id: uuid.UUID,
+    patch: PersonPatch,
+    actor: Actor = Depends(write),
+    session: Session = Depends(get_session),
 ) -> dict:
     """Correct a person's record; the reason and the old values go to the history."""
     now = utcnow()
@@ -62,8 +71,6 @@ def update_person(
 
 
 @router.get("/{person_id}/history", response_model=list[ChangeOut])
-def person_history(
-    person_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)
-) -> list:
+def person_history(person_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)) -> list:
     """Every change of the record: who, when, what and why."""
     return service.person_history(session, actor=actor, person_id=person_id, now=utcnow())
