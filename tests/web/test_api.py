@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from carnet.audit.models import AccessRecord
-from carnet.kit.i18n import t
+from carnet.kit.i18n import describe, t
 from carnet.registry.models import Person
 from tests.conftest import count_rows
 from tests.web.conftest import PROBLEM_JSON, bearer, person_body
@@ -566,6 +566,17 @@ class TestLanguage:
         body = assert_problem(invalid, 422, "validation_failed")
         assert body["title"] == t("Invalid request", language="es")
         assert body["detail"] == t("Some fields are invalid.", language="es")
+
+    def test_field_errors_are_explained_in_spanish_and_detailed_in_english(self, client, auth):
+        body = person_body(date_of_birth="31/02/1990", region_code="VE-QQ")
+        spanish = client.post("/api/v1/persons", json=body, headers=auth | {"Accept-Language": "es"})
+        errors = {e["field"]: e for e in assert_problem(spanish, 422, "validation_failed")["errors"]}
+        assert errors["date_of_birth"]["message"] == describe("invalid_date", "", language="es")
+        assert errors["region_code"]["message"] == "No es un estado de Venezuela."
+        english = client.post("/api/v1/persons", json=body, headers=auth)
+        errors = {e["field"]: e for e in assert_problem(english, 422, "validation_failed")["errors"]}
+        assert "'31/02/1990' is not a date" in errors["date_of_birth"]["message"]
+        assert errors["region_code"]["code"] == "unknown_region"
 
     def test_an_unsupported_language_falls_back_to_english(self, client):
         body = assert_problem(client.get("/api/v1/persons", headers={"Accept-Language": "fr"}), 401, "unauthenticated")

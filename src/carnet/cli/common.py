@@ -18,7 +18,7 @@ from carnet.config import Settings, get_settings
 from carnet.db.session import make_engine, make_session_factory, unit_of_work
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError
-from carnet.kit.i18n import set_language, t
+from carnet.kit.i18n import describe, set_language, t
 
 console = Console()
 err_console = Console(stderr=True)
@@ -67,10 +67,11 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except AppError as exc:
-            err_console.print(f"[bold red]{t('Error')}[/] [dim]({exc.code})[/]: {exc.message}")
+            err_console.print(f"[bold red]{t('Error')}[/] [dim]({exc.code})[/]: {describe(exc.code, exc.message)}")
             for error in exc.errors:
                 where = f"{error.record}: " if error.record else ""
-                err_console.print(f"  • {where}[bold]{error.field}[/] [dim]({error.code})[/]: {error.message}")
+                message = describe(error.code, error.message)
+                err_console.print(f"  • {where}[bold]{error.field}[/] [dim]({error.code})[/]: {message}")
             raise typer.Exit(2) from None
 
     return wrapper

@@ -11,11 +11,11 @@ SUPPORTED = ("en", "es")
 _current: ContextVar[str] = ContextVar("carnet_language", default="en")
 
 
-@lru_cache(maxsize=4)
-def _catalogue(language: str) -> dict[str, str]:
+@lru_cache(maxsize=8)
+def _catalogue(language: str, kind: str = "") -> dict[str, str]:
     if language == "en":
         return {}
-    text = resources.files("carnet").joinpath(f"locale/{language}.json").read_text(encoding="utf-8")
+    text = resources.files("carnet").joinpath(f"locale/{language}{kind}.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 
@@ -52,3 +52,8 @@ def t(message: str, /, language: str | None = None, **params: object) -> str:
     """`message` in the current language, with {placeholders} filled from `params`."""
     text = _catalogue(language or _current.get()).get(message, message)
     return text.format(**params) if params else text
+
+
+def describe(code: str, message: str, /, language: str | None = None) -> str:
+    """What an error code means, in the current language; English keeps the detailed message."""
+    return _catalogue(language or _current.get(), ".codes").get(code, message)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from carnet.audit.service import CohortDigest, record_cohort_access
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, FieldError, ProhibitedAttribute, ValidationFailed
+from carnet.kit.i18n import describe
 from carnet.kit.ids import uuid7
 from carnet.registry.bulk import PersonBatchWriter, StageLayout
 from carnet.registry.dictionary import AttributeDictionary
@@ -247,11 +248,10 @@ class RejectWriter:
         """Record one rejected row (one line per problem)."""
         self.rows += 1
         for error in errors:
-            self.writer.writerow([row_number, error.field, error.code, error.message, *cells])
+            message = describe(error.code, error.message)
+            self.writer.writerow([row_number, error.field, error.code, message, *cells])
             if len(self.sample) < REJECT_SAMPLE_SIZE:
-                self.sample.append(
-                    {"row": row_number, "field": error.field, "code": error.code, "message": error.message}
-                )
+                self.sample.append({"row": row_number, "field": error.field, "code": error.code, "message": message})
 
     def close(self) -> None:
         """Flush and close the file."""

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from carnet.kit.errors import AppError
-from carnet.kit.i18n import t
+from carnet.kit.i18n import describe, t
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
 
 PROBLEM = "application/problem+json"
@@ -36,10 +36,15 @@ async def app_error(request: Request, exc: AppError) -> JSONResponse:
     """An AppError as problem+json, its field errors included."""
     extra: dict[str, Any] = dict(exc.extra)
     if exc.errors:
-        extra["errors"] = [e.as_dict() for e in exc.errors]
+        extra["errors"] = [e.as_dict() | {"message": describe(e.code, e.message)} for e in exc.errors]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     response = problem(
-        request, status=exc.status, code=exc.code, title=t(_title(exc.status)), detail=exc.message, **extra
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=t(_title(exc.status)),
+        detail=describe(exc.code, exc.message),
+        **extra,
     )
     if headers:
         response.headers.update(headers)
@@ -59,7 +64,8 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
                 prohibited = (location[-1], CATEGORY_LABELS[category])
                 errors.append({"field": field, "code": "prohibited_attribute", "message": CATEGORY_LABELS[category]})
                 continue
-            errors.append({"field": field, "code": "undeclared_field", "message": "not a field of this record"})
+            message = describe("undeclared_field", "not a field of this record")
+            errors.append({"field": field, "code": "undeclared_field", "message": message})
             continue
         errors.append({"field": field, "code": err.get("type", "invalid"), "message": err.get("msg", "invalid")})
     if prohibited:
@@ -69,7 +75,9 @@ async def validation_error(request: Request, exc: RequestValidationError) -> JSO
             status=422,
             code="prohibited_attribute",
             title=t("Prohibited attribute"),
-            detail=f"'{name}' is a prohibited attribute ({category}); Carnet never stores it",
+            detail=describe(
+                "prohibited_attribute", f"'{name}' is a prohibited attribute ({category}); Carnet never stores it"
+            ),
             errors=errors,
             attribute=name,
             category=category,

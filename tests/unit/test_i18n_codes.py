@@ -1,0 +1,61 @@
+"""Every error code has a plain Spanish explanation; English keeps the detailed message."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+
+from carnet.kit.i18n import describe
+
+SRC = Path(__file__).resolve().parents[2] / "src/carnet"
+CATALOGUE = json.loads((SRC / "locale/es.codes.json").read_text(encoding="utf-8"))
+# Codes built outside a FieldError(...) or code=... literal: class defaults and the web layer's mapping.
+OTHER_CODES = {
+    "app_error",
+    "not_found",
+    "conflict",
+    "unauthenticated",
+    "forbidden",
+    "undeclared_field",
+    "route_not_found",
+    "method_not_allowed",
+    "http_error",
+}
+
+
+def codes_in_source() -> set[str]:
+    """Codes passed as `code="..."` or as the second argument of FieldError(...) anywhere in src."""
+    found = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            for keyword in node.keywords:
+                if keyword.arg == "code" and isinstance(keyword.value, ast.Constant):
+                    found.add(keyword.value.value)
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name == "FieldError" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+                found.add(node.args[1].value)
+    return found
+
+
+def test_the_scan_finds_the_codes_we_know():
+    assert {"invalid_date", "prohibited_attribute", "duplicate_national_id", "outside_scope"} <= codes_in_source()
+
+
+@pytest.mark.parametrize("code", sorted(codes_in_source() | OTHER_CODES))
+def test_every_code_has_a_spanish_explanation(code):
+    assert CATALOGUE.get(code, "").strip(), f"add '{code}' to src/carnet/locale/es.codes.json"
+
+
+def test_no_stale_entries():
+    assert set(CATALOGUE) - (codes_in_source() | OTHER_CODES) == set()
+
+
+def test_describe_by_language():
+    assert describe("invalid_date", "'31/02/1980' is not a date", language="en") == "'31/02/1980' is not a date"
+    assert describe("invalid_date", "'31/02/1980' is not a date", language="es").startswith("No es una fecha")
+    assert describe("no_such_code", "as given", language="es") == "as given"
