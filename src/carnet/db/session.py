@@ -19,7 +19,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # FULL: an acknowledged write survives power loss; registry changes and access records must.
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA temp_store=MEMORY")
+    cursor.execute("PRAGMA temp_store=FILE")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.close()
 

@@ -33,7 +33,7 @@ CORE_VALUES = (
     ("address_line", "VARCHAR(200)", "varchar"),
     ("household_ref", "VARCHAR(64)", "varchar"),
     ("relationship", "VARCHAR(16)", "varchar"),
-    ("fingerprint", "VARCHAR(64)", "varchar"),
+    ("fingerprint", "VARCHAR(32)", "varchar"),
 )
 HOUSEHOLD_REF = [name for name, _, _ in CORE_VALUES].index("household_ref")
 ATTRIBUTE_SQL = {

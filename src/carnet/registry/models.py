@@ -92,7 +92,7 @@ class Person(Base):
     household_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("households.id"), index=True)
     relationship: Mapped[str | None] = mapped_column(String(16))
     # SHA-256 of the identifying fields: what makes a re-import of the same row a no-op.
-    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(32), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     import_row: Mapped[int | None] = mapped_column(Integer)

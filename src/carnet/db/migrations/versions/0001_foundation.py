@@ -205,7 +205,7 @@ def upgrade() -> None:
         sa.Column("address_line", sa.String(length=200), nullable=True),
         sa.Column("household_id", sa.Uuid(), nullable=True),
         sa.Column("relationship", sa.String(length=16), nullable=True),
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("fingerprint", sa.String(length=32), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("import_id", sa.Uuid(), nullable=True),
         sa.Column("import_row", sa.Integer(), nullable=True),
