@@ -161,7 +161,7 @@ def write_population(path: Path, people: int) -> float:
 
 def core_only(source: Path, target: Path) -> None:
     """The same people without their declared attributes: shows what the attribute values cost."""
-    from carnet.registry.validation import CORE_COLUMNS
+    from carnet.registry.fields import CORE_COLUMNS
 
     with source.open(encoding="utf-8", newline="") as reader, target.open("w", encoding="utf-8", newline="") as out:
         rows = csv.DictReader(reader)

@@ -11,14 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from carnet.registry.dictionary import parse_dictionary
-from carnet.registry.validation import (
-    CORE_COLUMNS,
-    RegionIndex,
-    normalize_national_id,
-    normalize_phone,
-    parse_date,
-    validate_person,
-)
+from carnet.registry.fields import CORE_COLUMNS
+from carnet.registry.text import parse_date
+from carnet.registry.validation import RegionIndex, normalize_national_id, normalize_phone, validate_person
 
 SHIPPED = Path(__file__).resolve().parents[2] / "src/carnet/registry/data/attributes.yaml"
 DICTIONARY = parse_dictionary(SHIPPED.read_text(encoding="utf-8"))

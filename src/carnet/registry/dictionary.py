@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from carnet.kit.errors import FieldError, ProhibitedAttribute, ValidationFailed
+from carnet.registry.fields import CORE_COLUMNS, PERSON_FIELDS
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category, prohibited_category_in_text
 from carnet.registry.text import fold, parse_date
 
@@ -21,22 +22,7 @@ RETENTION_PATTERN = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
 TRUE_WORDS = frozenset({"true", "1", "yes", "y", "si", "s", "verdadero"})
 FALSE_WORDS = frozenset({"false", "0", "no", "n", "falso"})
 # Core registry fields are not attributes; a dictionary may not redeclare them.
-CORE_FIELDS = frozenset(
-    {
-        "id",
-        "given_names",
-        "family_names",
-        "date_of_birth",
-        "sex",
-        "national_id",
-        "phone",
-        "region_code",
-        "municipality_code",
-        "address_line",
-        "household_ref",
-        "relationship",
-    }
-)
+CORE_FIELDS = frozenset({"id", *CORE_COLUMNS, *PERSON_FIELDS})
 
 
 @dataclass(frozen=True)

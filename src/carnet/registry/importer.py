@@ -28,12 +28,11 @@ from carnet.kit.i18n import describe
 from carnet.kit.ids import uuid7
 from carnet.registry.bulk import PersonBatchWriter, StageLayout
 from carnet.registry.dictionary import AttributeDictionary
+from carnet.registry.fields import CORE_COLUMNS, REQUIRED_COLUMNS
 from carnet.registry.models import ImportRun
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
 from carnet.registry.service import current_dictionary, region_index
 from carnet.registry.validation import (
-    CORE_COLUMNS,
-    REQUIRED_COLUMNS,
     RegionIndex,
     validate_person,
 )

@@ -15,20 +15,14 @@ from typing import Any
 from faker.providers.person.es_CO import Provider as ColombianNames
 from faker.providers.person.es_MX import Provider as MexicanNames
 
+from carnet.registry.fields import CORE_COLUMNS
 from carnet.registry.validation import load_shipped_regions
 
+# The import format: household first (it reads naturally), then the person, then declared attributes.
 COLUMNS = (
     "household_ref",
     "relationship",
-    "given_names",
-    "family_names",
-    "date_of_birth",
-    "sex",
-    "national_id",
-    "phone",
-    "region_code",
-    "municipality_code",
-    "address_line",
+    *(c for c in CORE_COLUMNS if c not in ("household_ref", "relationship")),
     "monthly_income",
     "employment_status",
     "disability",

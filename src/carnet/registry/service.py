@@ -15,6 +15,7 @@ from carnet.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
 from carnet.registry import repository as repo
 from carnet.registry.dictionary import AttributeDictionary, check_dictionary
+from carnet.registry.fields import CORE_COLUMNS, PERSON_FIELDS
 from carnet.registry.models import (
     AttributeDefinition,
     AttributeDictionaryVersion,
@@ -23,20 +24,12 @@ from carnet.registry.models import (
     RecordChange,
 )
 from carnet.registry.schemas import HouseholdIn, PersonIn, PersonPatch
-from carnet.registry.validation import CORE_COLUMNS, RegionIndex, load_shipped_regions, validate_person
-
-PERSON_FIELDS = (
-    "given_names",
-    "family_names",
-    "date_of_birth",
-    "sex",
-    "national_id",
-    "phone",
-    "region_code",
-    "municipality_code",
-    "address_line",
-    "household_id",
-    "relationship",
+from carnet.registry.validation import (
+    RegionIndex,
+    fold,
+    load_shipped_regions,
+    normalize_national_id,
+    validate_person,
 )
 
 
@@ -222,30 +215,49 @@ def create_person(session: Session, *, actor: Actor, data: PersonIn, today: date
         repo.set_household_head(session, household.id, person.id)
     view = _person_view(person, [])
     view["attributes"] = dict(draft.attributes)
-    repo.add_change(
+    _record_creation(
         session,
+        actor=actor,
         entity_type="person",
         entity_id=person.id,
+        values={k: v for k, v in view.items() if k in PERSON_FIELDS or k == "attributes"},
+        fields=_read_fields(view),
+        reason=data.reason,
+        now=now,
+    )
+    session.flush()
+    return view
+
+
+def _record_creation(
+    session: Session,
+    *,
+    actor: Actor,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    values: dict[str, Any],
+    fields: list[str],
+    reason: str | None,
+    now: datetime,
+) -> None:
+    # Version 1 of the history holds the values the record was created with; the access record
+    # shows the person that their data was written, by whom and why.
+    repo.add_change(
+        session,
+        entity_type=entity_type,
+        entity_id=entity_id,
         version=1,
         operation="create",
-        changes={k: _jsonable(v) for k, v in view.items() if k in PERSON_FIELDS or k == "attributes"},
-        reason=data.reason,
+        changes={k: _jsonable(v) for k, v in values.items()},
+        reason=reason,
         actor_user_id=actor.user_id,
         actor_role=actor.role,
         import_id=None,
         changed_at=now,
     )
     record_access(
-        session,
-        actor=actor,
-        action="create",
-        subject_type="person",
-        subject_ids=[person.id],
-        fields=_read_fields(view),
-        now=now,
+        session, actor=actor, action="create", subject_type=entity_type, subject_ids=[entity_id], fields=fields, now=now
     )
-    session.flush()
-    return view
 
 
 def _creation_fingerprint(draft, household: Household | None) -> str:
@@ -291,8 +303,6 @@ def search_persons(
     now: datetime,
 ) -> tuple[list[dict[str, Any]], uuid.UUID | None]:
     """Persons matching a name prefix or cédula; each one returned is an audited read."""
-    from carnet.registry.validation import fold, normalize_national_id
-
     national_id = None
     name_prefix = None
     if query:
@@ -316,15 +326,13 @@ def search_persons(
     persons = persons[:limit]
     values = repo.attributes_of(session, [p.id for p in persons])
     views = [_person_view(p, values[p.id]) for p in persons]
+    # One access record per person shown, written in one statement per distinct set of fields read.
+    by_fields: dict[tuple[str, ...], list[uuid.UUID]] = {}
     for view in views:
+        by_fields.setdefault(tuple(_read_fields(view)), []).append(view["id"])
+    for fields, ids in by_fields.items():
         record_access(
-            session,
-            actor=actor,
-            action="read",
-            subject_type="person",
-            subject_ids=[view["id"]],
-            fields=_read_fields(view),
-            now=now,
+            session, actor=actor, action="read", subject_type="person", subject_ids=ids, fields=fields, now=now
         )
     return views, (persons[-1].id if more else None)
 
@@ -506,26 +514,15 @@ def create_household(session: Session, *, actor: Actor, data: HouseholdIn, now: 
         session.flush()
     except IntegrityError as exc:
         raise Conflict(f"household reference {data.external_ref} is taken", code="duplicate_household") from exc
-    repo.add_change(
-        session,
-        entity_type="household",
-        entity_id=household.id,
-        version=1,
-        operation="create",
-        changes={"region_code": region, "municipality_code": municipality, "address_line": data.address_line},
-        reason=data.reason,
-        actor_user_id=actor.user_id,
-        actor_role=actor.role,
-        import_id=None,
-        changed_at=now,
-    )
-    record_access(
+    values = {"region_code": region, "municipality_code": municipality, "address_line": data.address_line}
+    _record_creation(
         session,
         actor=actor,
-        action="create",
-        subject_type="household",
-        subject_ids=[household.id],
-        fields=["region_code", "municipality_code", "address_line"],
+        entity_type="household",
+        entity_id=household.id,
+        values=values,
+        fields=list(values),
+        reason=data.reason,
         now=now,
     )
     return _household_view(household, [])

@@ -71,20 +71,6 @@ RELATIONSHIP_WORDS = {
     "non_relative": "non_relative",
     "no_pariente": "non_relative",
 }
-CORE_COLUMNS = (
-    "given_names",
-    "family_names",
-    "date_of_birth",
-    "sex",
-    "national_id",
-    "phone",
-    "region_code",
-    "municipality_code",
-    "address_line",
-    "household_ref",
-    "relationship",
-)
-REQUIRED_COLUMNS = ("given_names", "family_names", "date_of_birth", "region_code")
 
 
 @dataclass(frozen=True)
