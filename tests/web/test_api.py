@@ -73,6 +73,10 @@ def assert_problem(response, status: int, code: str) -> dict:
 
 
 class TestInfrastructure:
+    def test_root_says_where_to_go(self, client):
+        body = client.get("/").json()
+        assert body["api_description"] == "/api/openapi.json" and body["health"] == "/healthz"
+
     def test_healthz(self, client):
         response = client.get("/healthz")
         assert response.status_code == 200

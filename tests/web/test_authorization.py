@@ -22,7 +22,7 @@ PUBLIC = {
     ("DELETE", "/api/v1/auth/session"),
 }
 # Served by the app outside the API modules, carrying no personal data.
-INFRASTRUCTURE = {("GET", "/healthz")}
+INFRASTRUCTURE = {("GET", "/healthz"), ("GET", "/")}
 
 ROUTES = declared_routes()
 GUARDED = [(method, path, guard) for method, path, guard in ROUTES if guard is not None]

@@ -254,7 +254,7 @@ def demo(
         return
     url = f"http://{config.host}:{config.port}"
     console.rule(t("Serving"))
-    console.print(t("Open {url}/api/openapi.json for the API description, {url}/healthz for health.", url=url))
+    console.print(t("Open {url}/ — the API description is at {url}/api/openapi.json.", url=url))
     console.print(
         t(
             "Get a token: curl -s -X POST {url}/api/v1/auth/tokens -H 'content-type: application/json' "

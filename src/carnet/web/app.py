@@ -46,6 +46,17 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
+    @app.get("/", tags=["health"])
+    def root() -> dict:
+        """Where to go from here (no personal data)."""
+        return {
+            "name": "Carnet",
+            "version": __version__,
+            "api_description": "/api/openapi.json",
+            "health": "/healthz",
+            "sign_in": "POST /api/v1/auth/tokens",
+        }
+
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict:
         """Liveness and database reachability."""
