@@ -77,6 +77,15 @@ class TestInfrastructure:
         body = client.get("/").json()
         assert body["api_description"] == "/api/openapi.json" and body["health"] == "/healthz"
 
+    def test_openapi_names_each_operations_permission_and_purpose(self, client):
+        paths = client.get("/api/openapi.json").json()["paths"]
+        person = paths["/api/v1/persons/{person_id}"]["get"]
+        assert (person["x-carnet-permission"], person["x-carnet-purpose"]) == ("persons:read", "registration")
+        assert paths["/api/v1/me"]["get"]["x-carnet-purpose"] == "data_subject_access"
+        assert paths["/api/v1/auth/tokens"]["post"]["x-carnet-permission"] == "public"
+        api = [op for path, ops in paths.items() if path.startswith("/api/") for op in ops.values()]
+        assert all("x-carnet-permission" in op for op in api)
+
     def test_healthz(self, client):
         response = client.get("/healthz")
         assert response.status_code == 200

@@ -67,7 +67,26 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     for module in API_MODULES:
         app.include_router(module.router)
     errors.install(app)
+    _declare_permissions_in_openapi(app)
     return app
+
+
+def _declare_permissions_in_openapi(app: FastAPI) -> None:
+    # Auditors read the API description: each operation says which permission it needs and for
+    # which purpose it reads personal data.
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for method, path, guard in declared_routes():
+            operation = schema["paths"][path][method.lower()]
+            operation["x-carnet-permission"] = guard.permission.value if guard else "public"
+            operation["x-carnet-purpose"] = guard.purpose.value if guard else "none"
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def declared_routes() -> list[tuple[str, str, object]]:
