@@ -35,9 +35,20 @@ def import_summary(run: ImportRun) -> dict:
         "rows_imported": run.rows_imported,
         "rows_already_present": run.rows_already_present,
         "rows_rejected": run.rows_rejected,
+        "reject_counts": run.reject_counts or {},
         "households_created": run.households_created,
         "rejects_file": run.rejects_path,
     }
+
+
+def reject_chart(counts: dict[str, int], width: int = 40) -> Table:
+    """Problems by error code as a bar chart: what to fix first in the source file."""
+    chart = Table(title=t("Problems by kind"), show_header=False, box=None, padding=(0, 1))
+    largest = max(counts.values())
+    for code, count in sorted(counts.items(), key=lambda item: -item[1]):
+        bar = "█" * max(1, round(width * count / largest))
+        chart.add_row(code, f"[red]{bar}[/]", f"{count:,}")
+    return chart
 
 
 def print_import(run: ImportRun) -> None:
@@ -49,6 +60,8 @@ def print_import(run: ImportRun) -> None:
     table.add_row(t("Rejected"), f"[red]{run.rows_rejected:,}[/]" if run.rows_rejected else "0")
     table.add_row(t("Households created"), f"{run.households_created:,}")
     console.print(table)
+    if run.reject_counts:
+        console.print(reject_chart(run.reject_counts))
     if run.rows_rejected:
         rejects = Table(title=t("Rejected rows (first {n})", n=min(10, len(run.reject_sample or []))))
         for column in (t("Row"), t("Field"), t("Code"), t("Message")):

@@ -11,7 +11,7 @@ import io
 import itertools
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -242,11 +242,13 @@ class RejectWriter:
         self.writer.writerow(["row_number", "field", "code", "message", *header])
         self.rows = 0
         self.sample: list[dict[str, Any]] = []
+        self.counts: Counter[str] = Counter()
 
     def write(self, row_number: int, errors: list[FieldError], cells: list[str]) -> None:
         """Record one rejected row (one line per problem)."""
         self.rows += 1
         for error in errors:
+            self.counts[error.code] += 1
             message = describe(error.code, error.message)
             self.writer.writerow([row_number, error.field, error.code, message, *cells])
             if len(self.sample) < REJECT_SAMPLE_SIZE:
@@ -317,6 +319,7 @@ def run_import(
         writer.close()
         run.rows_rejected = rejects.rows
         run.reject_sample = rejects.sample
+        run.reject_counts = dict(rejects.counts.most_common())
         if not rejects.rows:
             rejects_path.unlink(missing_ok=True)
             run.rejects_path = None

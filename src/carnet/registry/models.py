@@ -205,6 +205,8 @@ class ImportRun(Base):
     households_created: Mapped[int] = mapped_column(Integer, default=0)
     rejects_path: Mapped[str | None] = mapped_column(String(500))
     reject_sample: Mapped[list | None] = mapped_column(JSONDoc)
+    # Problems by error code over the whole file (counts only, no personal data).
+    reject_counts: Mapped[dict | None] = mapped_column(JSONDoc)
     actor_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     actor_role: Mapped[str] = mapped_column(String(24))
     region_scope: Mapped[str | None] = mapped_column(String(16))

@@ -146,6 +146,7 @@ class ImportSummary(BaseModel):
     rows_already_present: int
     rows_rejected: int
     households_created: int
+    reject_counts: dict[str, int] | None = Field(default=None, description="problems by error code (counts only)")
     rejects_available: bool = Field(description="whether GET .../rejects has the rejected rows")
     reject_sample: list[dict[str, Any]] | None = Field(
         description="the first problems; only for those who may import (messages quote row values)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import uuid
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -102,6 +103,7 @@ class TestImportWithBadRows:
         row_numbers = {id(r): i + 2 for i, r in enumerate(rows)}
         expected = {(row_numbers[id(row)], field, code) for row, field, code in BAD}
         assert reported == expected
+        assert run.reject_counts == Counter(code for _, _, code in BAD)
         names = set(session.scalars(select(Person.given_names)))
         assert names == {"Ana María", "Luis", "Pedro José", "Carmen"}
 

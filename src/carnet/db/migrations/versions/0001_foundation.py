@@ -88,6 +88,11 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
+        sa.Column(
+            "reject_counts",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("actor_user_id", sa.Uuid(), nullable=True),
         sa.Column("actor_role", sa.String(length=24), nullable=False),
         sa.Column("region_scope", sa.String(length=16), nullable=True),
