@@ -1,0 +1,135 @@
+"""RFC 6962 Merkle trees: the reference vectors, and properties over random trees."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from carnet.audit.merkle import (
+    EMPTY_ROOT,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    list_range_hash,
+    node_hash,
+    root_of,
+    verify_consistency,
+    verify_inclusion,
+)
+
+# The reference inputs and tree heads of RFC 6962's reference implementation (certificate-transparency).
+ENTRIES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+                                      "606162636465666768696a6b6c6d6e6f")]  # fmt: skip
+LEAVES = [leaf_hash(e) for e in ENTRIES]
+ROOTS = {
+    0: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    1: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    2: "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    3: "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    4: "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    5: "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    6: "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    7: "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    8: "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+}
+# (leaf index, tree size, audit path)
+INCLUSION = [
+    (0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+    (5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+    (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
+    (1, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+]  # fmt: skip
+# (first size, second size, consistency proof)
+CONSISTENCY = [
+    (1, 1, []),
+    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
+    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+]  # fmt: skip
+
+
+def root(size: int) -> bytes:
+    return bytes.fromhex(ROOTS[size])
+
+
+class TestReferenceVectors:
+    @pytest.mark.parametrize("size", range(9))
+    def test_roots(self, size):
+        assert root_of(LEAVES[:size]).hex() == ROOTS[size]
+
+    def test_empty_tree(self):
+        assert root(0) == EMPTY_ROOT
+
+    @pytest.mark.parametrize(("index", "size", "path"), INCLUSION)
+    def test_inclusion_proofs(self, index, size, path):
+        proof = inclusion_proof(index, size, list_range_hash(LEAVES))
+        assert [p.hex() for p in proof] == path
+        assert verify_inclusion(index, size, LEAVES[index], proof, root(size))
+        assert not verify_inclusion(index, size, LEAVES[index], proof, root(size - 1))
+
+    @pytest.mark.parametrize(("first", "second", "path"), CONSISTENCY)
+    def test_consistency_proofs(self, first, second, path):
+        proof = consistency_proof(first, second, list_range_hash(LEAVES))
+        assert [p.hex() for p in proof] == path
+        assert verify_consistency(first, second, root(first), root(second), proof)
+
+    def test_bad_requests_are_refused(self):
+        with pytest.raises(ValueError):
+            inclusion_proof(8, 8, list_range_hash(LEAVES))
+        with pytest.raises(ValueError):
+            consistency_proof(5, 3, list_range_hash(LEAVES))
+        assert not verify_inclusion(8, 8, LEAVES[0], [], root(8))
+        assert not verify_consistency(0, 8, root(0), root(8), [])
+        assert not verify_consistency(3, 8, root(3), root(8), [])
+
+
+ENTRY_LISTS = st.lists(st.binary(max_size=12), min_size=1, max_size=70)
+
+
+@settings(max_examples=120, deadline=None)
+@given(entries=ENTRY_LISTS, data=st.data())
+def test_every_inclusion_proof_verifies_and_a_changed_leaf_does_not(entries, data):
+    leaves = [leaf_hash(e) for e in entries]
+    size = data.draw(st.integers(1, len(leaves)))
+    index = data.draw(st.integers(0, size - 1))
+    head = root_of(leaves[:size])
+    proof = inclusion_proof(index, size, list_range_hash(leaves))
+    assert verify_inclusion(index, size, leaves[index], proof, head)
+    assert len(proof) <= (size - 1).bit_length()
+    assert not verify_inclusion(index, size, leaf_hash(entries[index] + b"!"), proof, head)
+    if size > 1:
+        other = (index + 1) % size
+        assert not verify_inclusion(other, size, leaves[index], proof, head) or leaves[other] == leaves[index]
+
+
+@settings(max_examples=120, deadline=None)
+@given(entries=ENTRY_LISTS, data=st.data())
+def test_every_consistency_proof_verifies_and_a_rewritten_history_does_not(entries, data):
+    leaves = [leaf_hash(e) for e in entries]
+    second = data.draw(st.integers(1, len(leaves)))
+    first = data.draw(st.integers(1, second))
+    proof = consistency_proof(first, second, list_range_hash(leaves))
+    old, new = root_of(leaves[:first]), root_of(leaves[:second])
+    assert verify_consistency(first, second, old, new, proof)
+    # Rewriting any entry of the first tree changes its head; the proof then fails.
+    victim = data.draw(st.integers(0, first - 1))
+    rewritten = [*leaves[:victim], leaf_hash(entries[victim] + b"x"), *leaves[victim + 1 :]]
+    forged_old = root_of(rewritten[:first])
+    assert not verify_consistency(first, second, forged_old, new, proof)
+
+
+def test_node_hash_is_ordered():
+    a, b = leaf_hash(b"a"), leaf_hash(b"b")
+    assert node_hash(a, b) != node_hash(b, a)
