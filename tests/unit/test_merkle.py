@@ -13,7 +13,9 @@ from carnet.audit.merkle import (
     leaf_hash,
     list_range_hash,
     node_hash,
+    nodes_completed_by,
     root_of,
+    stored_range_hash,
     verify_consistency,
     verify_inclusion,
 )
@@ -133,3 +135,43 @@ def test_every_consistency_proof_verifies_and_a_rewritten_history_does_not(entri
 def test_node_hash_is_ordered():
     a, b = leaf_hash(b"a"), leaf_hash(b"b")
     assert node_hash(a, b) != node_hash(b, a)
+
+
+class TestStoredNodes:
+    """Trees kept as perfect-subtree nodes give the same roots and proofs as hashing the leaves."""
+
+    @staticmethod
+    def build(leaves):
+        nodes: dict[tuple[int, int], bytes] = {}
+        for index, leaf in enumerate(leaves):
+            for level, position, value in nodes_completed_by(index, leaf, lambda lv, ps: nodes[(lv, ps)]):
+                nodes[(level, position)] = value
+        return nodes
+
+    def test_reference_roots_from_stored_nodes(self):
+        nodes = self.build(LEAVES)
+        oracle = stored_range_hash(lambda level, position: nodes[(level, position)])
+        for size in range(9):
+            assert oracle(0, size).hex() == ROOTS[size]
+
+    def test_each_append_stores_at_most_log_n_nodes(self):
+        nodes: dict[tuple[int, int], bytes] = {}
+        for index in range(1, 1025):
+            added = nodes_completed_by(index - 1, leaf_hash(b"%d" % index), lambda lv, ps: nodes[(lv, ps)])
+            nodes.update({(lv, ps): v for lv, ps, v in added})
+            assert len(added) <= index.bit_length()
+        assert len(nodes) == 2 * 1024 - 1
+
+    @settings(max_examples=80, deadline=None)
+    @given(entries=ENTRY_LISTS, data=st.data())
+    def test_proofs_from_stored_nodes_equal_proofs_from_leaves(self, entries, data):
+        leaves = [leaf_hash(e) for e in entries]
+        nodes = self.build(leaves)
+        stored = stored_range_hash(lambda level, position: nodes[(level, position)])
+        memory = list_range_hash(leaves)
+        second = data.draw(st.integers(1, len(leaves)))
+        first = data.draw(st.integers(1, second))
+        index = data.draw(st.integers(0, second - 1))
+        assert stored(0, second) == root_of(leaves[:second])
+        assert inclusion_proof(index, second, stored) == inclusion_proof(index, second, memory)
+        assert consistency_proof(first, second, stored) == consistency_proof(first, second, memory)

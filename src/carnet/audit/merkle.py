@@ -146,3 +146,42 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == first_root and sr == second_root
+
+
+# Stored trees: the hash of every perfect subtree, keyed by (level, index): node (l, i) covers leaves
+# [i * 2**l, (i + 1) * 2**l). An append adds O(1) nodes on average (O(log n) at most) and any range
+# hash combines at most O(log n) of them, so roots and proofs never rehash the whole log.
+NodeLookup = Callable[[int, int], bytes]
+
+
+def nodes_completed_by(index: int, leaf: bytes, node: NodeLookup) -> list[tuple[int, int, bytes]]:
+    """The (level, index, hash) nodes to store when leaf number `index` (0-based) is appended."""
+    out = [(0, index, leaf)]
+    value, level, position = leaf, 0, index
+    while position & 1:  # a right child completes its parent
+        value = node_hash(node(level, position - 1), value)
+        level, position = level + 1, position >> 1
+        out.append((level, position, value))
+    return out
+
+
+def stored_range_hash(node: NodeLookup) -> RangeHash:
+    """A range oracle over stored perfect-subtree hashes (for the ranges proofs and roots ask for)."""
+
+    def range_hash(start: int, end: int) -> bytes:
+        if start >= end:
+            return EMPTY_ROOT
+        pieces = []
+        while start < end:
+            # The largest aligned perfect subtree that starts here and fits.
+            level = (start & -start).bit_length() - 1 if start else (end - start).bit_length() - 1
+            while start + (1 << level) > end:
+                level -= 1
+            pieces.append(node(level, start >> level))
+            start += 1 << level
+        value = pieces.pop()
+        while pieces:
+            value = node_hash(pieces.pop(), value)
+        return value
+
+    return range_hash
