@@ -26,16 +26,14 @@ from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, FieldError, ProhibitedAttribute, ValidationFailed
 from carnet.kit.i18n import describe
 from carnet.kit.ids import uuid7
-from carnet.registry.bulk import PersonBatchWriter, StageLayout
+from carnet.registry.bulk import PersonBatchWriter
+from carnet.registry.checking import RowChecker, check_chunk, init_worker, undecodable
 from carnet.registry.dictionary import AttributeDictionary
 from carnet.registry.fields import CORE_COLUMNS, REQUIRED_COLUMNS
 from carnet.registry.models import ImportRun
 from carnet.registry.policy import CATEGORY_LABELS, prohibited_category
 from carnet.registry.service import current_dictionary, region_index
-from carnet.registry.validation import (
-    RegionIndex,
-    validate_person,
-)
+from carnet.registry.staging import StageLayout
 
 REJECT_SAMPLE_SIZE = 50
 # Below this size, starting worker processes costs more than it saves.
@@ -133,7 +131,7 @@ def _csv_rows(path: Path, progress: Callable[[int, int], None] | None) -> Iterat
         reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
         header = next(reader)
 
-        if _undecodable(header):
+        if undecodable(header):
             raise AppError(
                 f"{path.name}: the header row is not UTF-8 text; save the file as UTF-8 CSV", code="invalid_encoding"
             )
@@ -143,20 +141,6 @@ def _csv_rows(path: Path, progress: Callable[[int, int], None] | None) -> Iterat
                 yield number, row, counter.count, total
 
         yield header, rows()
-
-
-def _undecodable(cells: list[str]) -> int | None:
-    """The index of the first cell holding bytes that were not valid text, or None."""
-    try:
-        "\x1f".join(cells).encode("utf-8")
-        return None
-    except UnicodeEncodeError:
-        for index, cell in enumerate(cells):
-            try:
-                cell.encode("utf-8")
-            except UnicodeEncodeError:
-                return index
-        return None
 
 
 def _xlsx_rows(path: Path) -> Iterator[tuple[list[str], Iterator]]:
@@ -339,50 +323,6 @@ def run_import(
     return run
 
 
-@dataclass(frozen=True)
-class RowChecker:
-    """Everything needed to check one row on its own, so that worker processes can share the work."""
-
-    targets: tuple[str | None, ...]
-    regions: RegionIndex
-    dictionary: AttributeDictionary
-    layout: StageLayout
-    today: date
-    scope: str | None
-
-    def check(self, cells: list[str]) -> tuple[tuple | None, list[FieldError]]:
-        """The row's staging values, or every problem with it."""
-        width = len(self.targets)
-        if len(cells) != width:
-            return None, [FieldError("(row)", "wrong_column_count", f"{len(cells)} values for {width} columns")]
-        bad_cell = _undecodable(cells)
-        if bad_cell is not None:
-            field_name = self.targets[bad_cell] or f"column {bad_cell + 1}"
-            return None, [
-                FieldError(field_name, "invalid_encoding", "holds bytes that are not text in the file's encoding")
-            ]
-        raw = {target: cells[i] for i, target in enumerate(self.targets) if target}
-        draft, errors = validate_person(raw, regions=self.regions, dictionary=self.dictionary, today=self.today)
-        if draft is None:
-            return None, errors
-        if self.scope is not None and draft.region_code != self.scope:
-            return None, [FieldError("region_code", "outside_scope", f"your scope is {self.scope}")]
-        return self.layout.values(draft), []
-
-
-_worker_checker: RowChecker | None = None
-
-
-def _init_worker(checker: RowChecker) -> None:
-    global _worker_checker
-    _worker_checker = checker
-
-
-def _check_chunk(chunk: list[tuple[int, list[str]]]) -> list[tuple[tuple | None, list[FieldError]]]:
-    assert _worker_checker is not None
-    return [_worker_checker.check(cells) for _, cells in chunk]
-
-
 CHUNK_ROWS = 2_000
 
 
@@ -396,7 +336,7 @@ def _checked_rows(rows: Iterator, checker: RowChecker, workers: int, batch_size:
         return
     # Spawned, not forked: the parent holds open database connections that children must not share.
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, initializer=_init_worker, initargs=(checker,)) as pool:
+    with context.Pool(workers, initializer=init_worker, initargs=(checker,)) as pool:
         pending: deque = deque()
         window = max(2 * workers, 2 * batch_size // CHUNK_ROWS + 1)
         chunks = _chunks(nonblank, CHUNK_ROWS)
@@ -409,7 +349,7 @@ def _checked_rows(rows: Iterator, checker: RowChecker, workers: int, batch_size:
                 if chunk is None:
                     exhausted = True
                     break
-                pending.append((chunk, pool.apply_async(_check_chunk, ([(n, c) for n, c, _, _ in chunk],))))
+                pending.append((chunk, pool.apply_async(check_chunk, ([(n, c) for n, c, _, _ in chunk],))))
             if not pending:
                 break
             chunk, result = pending.popleft()
