@@ -105,9 +105,8 @@ def timed_import(url: str, path: Path) -> tuple[float, int, int, float, float]:
 def naive_rate(url: str, path: Path, rows: int) -> float:
     """Persons per second for the naive way: check a row, add ORM objects, flush, row after row."""
     from carnet.db.session import make_engine, make_session_factory, unit_of_work
-    from carnet.kit.ids import uuid7
-    from carnet.registry.models import Person, PersonAttribute
-    from carnet.registry.service import current_dictionary, region_index
+    from carnet.registry.models import PersonAttribute
+    from carnet.registry.service import current_dictionary, person_from_draft, region_index
     from carnet.registry.validation import validate_person
 
     factory = make_session_factory(make_engine(url))
@@ -121,24 +120,7 @@ def naive_rate(url: str, path: Path, rows: int) -> float:
             draft, _ = validate_person(raw, regions=regions, dictionary=dictionary, today=now.date())
             if draft is None:
                 continue
-            person = Person(
-                id=uuid7(),
-                given_names=draft.given_names,
-                family_names=draft.family_names,
-                name_key=draft.name_key,
-                date_of_birth=draft.date_of_birth,
-                sex=draft.sex,
-                national_id=draft.national_id,
-                phone=draft.phone,
-                region_code=draft.region_code,
-                municipality_code=draft.municipality_code,
-                address_line=draft.address_line,
-                relationship=None,
-                fingerprint=draft.fingerprint,
-                version=1,
-                created_at=now,
-                updated_at=now,
-            )
+            person = person_from_draft(draft, household_id=None, fingerprint=draft.fingerprint, now=now)
             session.add(person)
             for name, value in draft.attributes.items():
                 column = dictionary.attributes[name].value_column

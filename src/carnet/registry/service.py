@@ -25,6 +25,7 @@ from carnet.registry.models import (
 )
 from carnet.registry.schemas import HouseholdIn, PersonIn, PersonPatch
 from carnet.registry.validation import (
+    PersonDraft,
     RegionIndex,
     fold,
     load_shipped_regions,
@@ -185,24 +186,8 @@ def create_person(session: Session, *, actor: Actor, data: PersonIn, today: date
             "a person with the same names, date of birth and household is already registered",
             code="possible_duplicate",
         )
-    person = Person(
-        id=uuid7(),
-        given_names=draft.given_names,
-        family_names=draft.family_names,
-        name_key=draft.name_key,
-        date_of_birth=draft.date_of_birth,
-        sex=draft.sex,
-        national_id=draft.national_id,
-        phone=draft.phone,
-        region_code=draft.region_code,
-        municipality_code=draft.municipality_code,
-        address_line=draft.address_line,
-        household_id=household.id if household else None,
-        relationship=draft.relationship,
-        fingerprint=fingerprint,
-        version=1,
-        created_at=now,
-        updated_at=now,
+    person = person_from_draft(
+        draft, household_id=household.id if household else None, fingerprint=fingerprint, now=now
     )
     session.add(person)
     try:
@@ -257,6 +242,29 @@ def _record_creation(
     )
     record_access(
         session, actor=actor, action="create", subject_type=entity_type, subject_ids=[entity_id], fields=fields, now=now
+    )
+
+
+def person_from_draft(draft: PersonDraft, *, household_id: uuid.UUID | None, fingerprint: str, now: datetime) -> Person:
+    """A new, unsaved person row from checked fields (version 1)."""
+    return Person(
+        id=uuid7(),
+        given_names=draft.given_names,
+        family_names=draft.family_names,
+        name_key=draft.name_key,
+        date_of_birth=draft.date_of_birth,
+        sex=draft.sex,
+        national_id=draft.national_id,
+        phone=draft.phone,
+        region_code=draft.region_code,
+        municipality_code=draft.municipality_code,
+        address_line=draft.address_line,
+        household_id=household_id,
+        relationship=draft.relationship,
+        fingerprint=fingerprint,
+        version=1,
+        created_at=now,
+        updated_at=now,
     )
 
 
