@@ -101,7 +101,8 @@ class PersonBatchWriter:
             (row_number, as_db(pid), household_ids.get(values[HOUSEHOLD_REF]), *values)
             for (row_number, values), pid in zip(batch, ids, strict=True)
         ]
-        self.session.execute(text("DELETE FROM import_stage"))
+        # TRUNCATE gives PostgreSQL a clean table instead of dead rows to skip; SQLite has no TRUNCATE.
+        self.session.execute(text("DELETE FROM import_stage" if self.sqlite else "TRUNCATE import_stage"))
         self._load(rows)
         households_created, rejects = self._merge()
         found = self.session.execute(
