@@ -480,3 +480,19 @@ class TestDemo:
         assert "Rejected rows" in result.output
         assert persons(store) >= 300
         assert "Serving" not in result.output
+
+
+class TestAuditVerify:
+    def test_a_clean_log_verifies_and_a_tampered_one_names_the_entry(self, store, tmp_path):
+        carnet("seed", "--people", "300", "--seed", "4")
+        carnet("registry", "search", "a")  # reads: one audit entry per person shown
+        clean = carnet("audit", "verify", "--json")
+        report = json.loads(clean.output)
+        assert report["ok"] and report["size"] > 1
+        head = json.loads(carnet("audit", "head").output)
+        assert head == {"size": report["size"], "root": report["root"]}
+        with sqlite3.connect(store / "carnet.db") as conn:
+            conn.execute("UPDATE audit_entries SET body = CAST('{\"leaf\":1}' AS BLOB) WHERE leaf_index = 1")
+        tampered = carnet("audit", "verify", ok=False)
+        assert tampered.exit_code == 1
+        assert "entry 1" in tampered.output

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carnet.db.base import Base, BigIntPK, JSONDoc, UTCDateTime
@@ -35,9 +35,44 @@ class AccessRecord(Base):
     cohort_ref: Mapped[str | None] = mapped_column(String(80), index=True)
     cohort_size: Mapped[int | None] = mapped_column(Integer)
     cohort_digest: Mapped[str | None] = mapped_column(String(64))
+    # The audit log names the subject by SHA-256(tag || salt || id): unlinkable across entries, and
+    # the person (who is shown the salt) can check that an entry is about them.
+    subject_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
 
     __table_args__ = (
         Index("ix_access_records_subject", "subject_id", "seq"),
         CheckConstraint("action IN ('read', 'create', 'update', 'import')", name="action"),
         CheckConstraint("subject_type IN ('person', 'household', 'cohort')", name="subject_type"),
     )
+
+
+class AuditLogState(Base):
+    """The size of the audit log (one row): appends reserve leaf numbers by updating it, one at a time."""
+
+    __tablename__ = "audit_log_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class AuditEntry(Base):
+    """One leaf of the audit Merkle tree: the canonical bytes of an entry and their leaf hash."""
+
+    __tablename__ = "audit_entries"
+
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    entry_type: Mapped[str] = mapped_column(String(24))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    access_seq: Mapped[int | None] = mapped_column(ForeignKey("access_records.seq"), index=True)
+    appended_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditNode(Base):
+    """The hash of one perfect subtree: (level, position) covers leaves [position·2^level, (position+1)·2^level)."""
+
+    __tablename__ = "audit_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))

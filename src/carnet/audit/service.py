@@ -1,15 +1,22 @@
-"""The one way to record access to personal data, in the caller's transaction."""
+"""The one way to record access to personal data, and the audit log it feeds, in the caller's transaction."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from carnet.audit import entries as audit_entries
+from carnet.audit import repository as repo
+from carnet.audit.merkle import leaf_hash, nodes_completed_by, root_of, stored_range_hash
 from carnet.audit.models import AccessRecord
 from carnet.kit.actor import Actor
 
@@ -36,8 +43,14 @@ def record_access(
         "subject_type": subject_type,
         "fields": sorted(fields),
     }
-    session.execute(insert(AccessRecord), [base | {"subject_id": sid} for sid in subject_ids])
-    return len(subject_ids)
+    rows = [base | {"subject_id": sid, "subject_salt": os.urandom(16)} for sid in subject_ids]
+    seqs = session.execute(
+        insert(AccessRecord).returning(AccessRecord.seq, sort_by_parameter_order=True), rows
+    ).scalars()
+    for row, seq in zip(rows, seqs, strict=True):
+        row["seq"] = seq
+    append_entries(session, [_access_item(row) for row in rows], now=now)
+    return len(rows)
 
 
 class CohortDigest:
@@ -89,7 +102,109 @@ def record_cohort_access(
     )
     session.add(record)
     session.flush()
+    row = {column.key: getattr(record, column.key) for column in AccessRecord.__table__.columns}
+    append_entries(session, [_access_item(row)], now=now)
     return record
+
+
+# The audit log
+EntryItem = tuple[str, Callable[[int], dict[str, Any]], int | None]
+
+
+def _access_item(row: dict[str, Any]) -> EntryItem:
+    return ("access", lambda leaf: audit_entries.access_entry(leaf_index=leaf, record=row), row["seq"])
+
+
+def append_entries(session: Session, items: list[EntryItem], *, now: datetime) -> int:
+    """Append entries (type, builder of the entry for its leaf number, access seq) to the log; returns the first leaf.
+
+    The leaf numbers are reserved under the log's lock, so concurrent transactions never share one;
+    the nodes completed by the new leaves are stored, so roots and proofs stay O(log n).
+    """
+    if not items:
+        return repo.log_size(session)
+    first = repo.reserve_leaves(session, len(items))
+    # The rightmost perfect subtrees of the current tree: all an append can need as left siblings.
+    frontier = [(level, (first >> level) - 1) for level in range(first.bit_length()) if (first >> level) & 1]
+    known = repo.nodes(session, frontier)
+    entry_rows, node_rows = [], []
+    for offset, (entry_type, build, access_seq) in enumerate(items):
+        index = first + offset
+        body = audit_entries.encode(build(index))
+        leaf = leaf_hash(body)
+        entry_rows.append(
+            {"leaf_index": index, "entry_type": entry_type, "body": body, "leaf_hash": leaf,
+             "access_seq": access_seq, "appended_at": now}
+        )  # fmt: skip
+        for level, position, value in nodes_completed_by(index, leaf, lambda lv, ps: known[(lv, ps)]):
+            known[(level, position)] = value
+            node_rows.append({"level": level, "position": position, "hash": value})
+    repo.insert_entries(session, entry_rows)
+    repo.insert_nodes(session, node_rows)
+    return first
+
+
+def log_root(session: Session, size: int | None = None) -> tuple[int, bytes]:
+    """(size, root hash) of the log as stored, or of its first `size` leaves."""
+    current = repo.log_size(session)
+    size = current if size is None else size
+    if not 0 <= size <= current:
+        raise ValueError(f"the log holds {current} entries, not {size}")
+    return size, stored_range_hash(lambda level, position: repo.nodes(session, [(level, position)])[(level, position)])(
+        0, size
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `verify_log` found: the size and root recomputed, and the first entry that is wrong, if any."""
+
+    size: int
+    root: bytes
+    first_bad_leaf: int | None = None
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether everything recomputed matches."""
+        return self.first_bad_leaf is None
+
+
+def verify_log(session: Session) -> Verification:
+    """Recompute every leaf from the raw entries and the tree from the leaves; name the first bad entry."""
+    leaves: list[bytes] = []
+    for leaf_index, body, stored_leaf in repo.stream_entries(session):
+        expected = len(leaves)
+        if leaf_index != expected:
+            problem = "missing" if leaf_index > expected else "out of order"
+            return Verification(expected, root_of(leaves), expected, f"entry {expected} is {problem}")
+        if leaf_hash(body) != stored_leaf:
+            return Verification(expected, root_of(leaves), expected, f"entry {expected} does not match its leaf hash")
+        try:
+            if json.loads(body)["leaf"] != leaf_index:
+                return Verification(expected, root_of(leaves), expected, f"entry {expected} names another leaf")
+        except (ValueError, KeyError, TypeError):
+            return Verification(expected, root_of(leaves), expected, f"entry {expected} is not a log entry")
+        leaves.append(stored_leaf)
+    size = repo.log_size(session)
+    if len(leaves) != size:
+        first = min(len(leaves), size)
+        return Verification(
+            len(leaves), root_of(leaves), first, f"the log says {size} entries, {len(leaves)} are there"
+        )
+    root = root_of(leaves)
+    _, stored = log_root(session)
+    if stored != root:
+        # The first prefix whose stored root disagrees ends at the first entry the tree no longer matches.
+        low, high = 1, size
+        while low < high:
+            middle = (low + high) // 2
+            if log_root(session, middle)[1] == root_of(leaves[:middle]):
+                low = middle + 1
+            else:
+                high = middle
+        return Verification(size, root, low - 1, f"the stored tree disagrees with entry {low - 1}")
+    return Verification(size, root)
 
 
 def _actor_columns(actor: Actor, now: datetime) -> dict:

@@ -12,6 +12,7 @@ import typer
 
 from carnet import __version__
 from carnet.access.policy import Purpose
+from carnet.cli import audit as audit_cli
 from carnet.cli import registry as registry_cli
 from carnet.cli import users as users_cli
 from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(audit_cli.app, name="audit")
 
 
 def shipped_dictionary_path() -> Path:

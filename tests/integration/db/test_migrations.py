@@ -42,6 +42,8 @@ FAMILIES = {
     "TIMESTAMP": "time",
     "DATETIME": "time",
     "DATE": "date",
+    "BLOB": "bytes",
+    "BYTEA": "bytes",
     "JSON": "json",
     "JSONB": "json",
 }

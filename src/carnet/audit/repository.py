@@ -1,0 +1,61 @@
+"""Every query of the audit domain."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from carnet.audit.models import AuditEntry, AuditLogState, AuditNode
+
+
+def reserve_leaves(session: Session, count: int) -> int:
+    """Take the next `count` leaf numbers; returns the first. Holds the log's append lock until commit."""
+    size = session.execute(
+        update(AuditLogState)
+        .where(AuditLogState.id == 1)
+        .values(size=AuditLogState.size + count)
+        .returning(AuditLogState.size)
+    ).scalar_one()
+    return size - count
+
+
+def log_size(session: Session) -> int:
+    """How many leaves the log holds."""
+    return session.execute(select(AuditLogState.size).where(AuditLogState.id == 1)).scalar_one()
+
+
+def nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Stored node hashes by (level, position)."""
+    if not keys:
+        return {}
+    condition = or_(*(and_(AuditNode.level == level, AuditNode.position == position) for level, position in keys))
+    return {(n.level, n.position): n.hash for n in session.scalars(select(AuditNode).where(condition))}
+
+
+def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add leaves."""
+    session.execute(insert(AuditEntry), list(rows))
+
+
+def insert_nodes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Add node hashes."""
+    session.execute(insert(AuditNode), list(rows))
+
+
+def stream_entries(session: Session) -> Iterator[tuple[int, bytes, bytes]]:
+    """(leaf index, body, leaf hash) of every entry, in leaf order, a batch at a time."""
+    rows = session.execute(
+        select(AuditEntry.leaf_index, AuditEntry.body, AuditEntry.leaf_hash)
+        .order_by(AuditEntry.leaf_index)
+        .execution_options(yield_per=20_000)
+    )
+    for leaf_index, body, leaf_hash in rows:
+        yield leaf_index, bytes(body), bytes(leaf_hash)
+
+
+def count_entries(session: Session) -> int:
+    """How many entry rows there are."""
+    return session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
