@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     port: int = 8000
     session_days: int = Field(default=1, description="lifetime of a web session cookie")
     import_batch_size: int = Field(default=10_000, ge=100, le=200_000)
+    key_passphrase: str | None = Field(
+        default=None, repr=False, description="encrypts the private signing keys stored in the database"
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -496,3 +496,25 @@ class TestAuditVerify:
         tampered = carnet("audit", "verify", ok=False)
         assert tampered.exit_code == 1
         assert "entry 1" in tampered.output
+
+
+class TestAuditHeadAndProof:
+    def test_sign_a_head_then_prove_an_entry_against_it(self, store, monkeypatch):
+        from carnet.audit.merkle import verify_inclusion
+
+        carnet("seed", "--people", "100", "--seed", "4")
+        carnet("registry", "search", "a")
+        unsigned = carnet("audit", "head", "--sign", ok=False)
+        assert unsigned.exit_code == 2 and "key_passphrase_missing" in unsigned.output
+        monkeypatch.setenv("CARNET_KEY_PASSPHRASE", "una frase de paso larga")
+        get_settings.cache_clear()
+        head = json.loads(carnet("audit", "head", "--sign").output)
+        assert head["size"] > 1 and len(bytes.fromhex(head["signature"])) == 64
+        proof = json.loads(carnet("audit", "proof", "1").output)
+        assert proof["root"] == head["root"]
+        assert verify_inclusion(
+            1, proof["size"], bytes.fromhex(proof["leaf_hash"]), [bytes.fromhex(p) for p in proof["path"]],
+            bytes.fromhex(head["root"]),
+        )  # fmt: skip
+        missing = carnet("audit", "proof", str(head["size"]), ok=False)
+        assert missing.exit_code == 2 and "entry_not_found" in missing.output

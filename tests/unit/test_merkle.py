@@ -175,3 +175,13 @@ class TestStoredNodes:
         assert stored(0, second) == root_of(leaves[:second])
         assert inclusion_proof(index, second, stored) == inclusion_proof(index, second, memory)
         assert consistency_proof(first, second, stored) == consistency_proof(first, second, memory)
+
+
+@settings(max_examples=60, deadline=None)
+@given(entries=ENTRY_LISTS, data=st.data())
+def test_prefix_roots_equal_roots_of_prefixes(entries, data):
+    from carnet.audit.merkle import prefix_roots
+
+    leaves = [leaf_hash(e) for e in entries]
+    sizes = set(data.draw(st.lists(st.integers(0, len(leaves)), max_size=6)))
+    assert prefix_roots(leaves, sizes) == {n: root_of(leaves[:n]) for n in sizes}

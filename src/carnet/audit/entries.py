@@ -52,3 +52,9 @@ def access_entry(*, leaf_index: int, record: dict[str, Any]) -> dict[str, Any]:
 def encode(entry: dict[str, Any]) -> bytes:
     """The bytes that are hashed into the tree."""
     return canonical_json(entry)
+
+
+def tree_head_message(*, size: int, root: bytes, signed_at: datetime, kid: str) -> bytes:
+    """The bytes a tree head's signature (and a witness's countersignature) covers."""
+    return encode({"v": ENTRY_VERSION, "type": "tree_head", "size": size, "root": root.hex(),
+                   "at": timestamp(signed_at), "kid": kid})  # fmt: skip

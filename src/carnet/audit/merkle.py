@@ -185,3 +185,21 @@ def stored_range_hash(node: NodeLookup) -> RangeHash:
         return value
 
     return range_hash
+
+
+def prefix_roots(leaf_hashes: Sequence[bytes], sizes: set[int]) -> dict[int, bytes]:
+    """The roots of the trees of the first n leaves, for each n in `sizes`, in one pass over the leaves."""
+    out = {0: EMPTY_ROOT} if 0 in sizes else {}
+    stack: list[tuple[int, bytes]] = []
+    for count, leaf in enumerate(leaf_hashes, start=1):
+        height, value = 0, leaf
+        while stack and stack[-1][0] == height:
+            value = node_hash(stack.pop()[1], value)
+            height += 1
+        stack.append((height, value))
+        if count in sizes:
+            root = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                root = node_hash(left, root)
+            out[count] = root
+    return out

@@ -76,3 +76,43 @@ class AuditNode(Base):
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     position: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditKey(Base):
+    """A key that signs tree heads: the log's own (private part stored encrypted) or a witness's (public only)."""
+
+    __tablename__ = "audit_keys"
+
+    kid: Mapped[str] = mapped_column(String(16), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(120))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    private_pem: Mapped[bytes | None] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("role IN ('log', 'witness')", name="role"),)
+
+
+class TreeHead(Base):
+    """A signed statement of the log's size and root at a moment."""
+
+    __tablename__ = "tree_heads"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    size: Mapped[int] = mapped_column(BigInteger, index=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    kid: Mapped[str] = mapped_column(ForeignKey("audit_keys.kid"))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+
+
+class HeadWitness(Base):
+    """An oversight body's countersignature of a tree head it checked."""
+
+    __tablename__ = "head_witnesses"
+
+    head_id: Mapped[int] = mapped_column(ForeignKey("tree_heads.id"), primary_key=True)
+    kid: Mapped[str] = mapped_column(ForeignKey("audit_keys.kid"), primary_key=True)
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    witnessed_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from carnet.audit.models import AuditEntry, AuditLogState, AuditNode
+from carnet.audit.models import AuditEntry, AuditKey, AuditLogState, AuditNode, TreeHead
 
 
 def reserve_leaves(session: Session, count: int) -> int:
@@ -59,3 +59,30 @@ def stream_entries(session: Session) -> Iterator[tuple[int, bytes, bytes]]:
 def count_entries(session: Session) -> int:
     """How many entry rows there are."""
     return session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+
+
+def log_key(session: Session) -> AuditKey | None:
+    """The log's current signing key."""
+    return session.scalars(
+        select(AuditKey).where(AuditKey.role == "log", AuditKey.retired_at.is_(None)).order_by(AuditKey.created_at)
+    ).first()
+
+
+def keys_by_kid(session: Session) -> dict[str, AuditKey]:
+    """Every key ever used, retired ones included."""
+    return {k.kid: k for k in session.scalars(select(AuditKey))}
+
+
+def heads(session: Session) -> list[TreeHead]:
+    """Every signed tree head, oldest first."""
+    return list(session.scalars(select(TreeHead).order_by(TreeHead.id)))
+
+
+def latest_head(session: Session) -> TreeHead | None:
+    """The newest signed tree head."""
+    return session.scalars(select(TreeHead).order_by(TreeHead.id.desc()).limit(1)).first()
+
+
+def entry(session: Session, leaf_index: int) -> AuditEntry | None:
+    """One entry."""
+    return session.get(AuditEntry, leaf_index)

@@ -16,9 +16,19 @@ from sqlalchemy.orm import Session
 
 from carnet.audit import entries as audit_entries
 from carnet.audit import repository as repo
-from carnet.audit.merkle import leaf_hash, nodes_completed_by, root_of, stored_range_hash
-from carnet.audit.models import AccessRecord
+from carnet.audit.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    nodes_completed_by,
+    prefix_roots,
+    root_of,
+    stored_range_hash,
+)
+from carnet.audit.models import AccessRecord, AuditKey, TreeHead
+from carnet.kit import signing
 from carnet.kit.actor import Actor
+from carnet.kit.errors import NotFound
 
 ACTIONS = ("read", "create", "update", "import")
 
@@ -144,15 +154,81 @@ def append_entries(session: Session, items: list[EntryItem], *, now: datetime) -
     return first
 
 
+def _with_stored_nodes(session: Session, compute: Callable[[Callable[[int, int], bytes]], Any]) -> Any:
+    """Run `compute(range_hash)` over stored nodes, fetching every node it needs in one query."""
+    wanted: list[tuple[int, int]] = []
+
+    def record(level: int, position: int) -> bytes:
+        wanted.append((level, position))
+        return b"\0" * 32
+
+    compute(stored_range_hash(record))  # first pass: learn which nodes the computation reads
+    found = repo.nodes(session, sorted(set(wanted)))
+    return compute(stored_range_hash(lambda level, position: found[(level, position)]))
+
+
 def log_root(session: Session, size: int | None = None) -> tuple[int, bytes]:
     """(size, root hash) of the log as stored, or of its first `size` leaves."""
     current = repo.log_size(session)
     size = current if size is None else size
     if not 0 <= size <= current:
-        raise ValueError(f"the log holds {current} entries, not {size}")
-    return size, stored_range_hash(lambda level, position: repo.nodes(session, [(level, position)])[(level, position)])(
-        0, size
-    )
+        raise NotFound(f"the log holds {current} entries, not {size}", code="tree_size_unknown")
+    return size, _with_stored_nodes(session, lambda range_hash: range_hash(0, size))
+
+
+def inclusion_proof_for(session: Session, *, leaf_index: int, size: int) -> list[bytes]:
+    """The audit path of an entry in the tree of the first `size` entries."""
+    current = repo.log_size(session)
+    if not 0 < size <= current:
+        raise NotFound(f"the log holds {current} entries, not {size}", code="tree_size_unknown")
+    if not 0 <= leaf_index < size:
+        raise NotFound(f"entry {leaf_index} is not in the tree of {size} entries", code="entry_not_found")
+    return _with_stored_nodes(session, lambda range_hash: inclusion_proof(leaf_index, size, range_hash))
+
+
+def consistency_proof_for(session: Session, *, first: int, second: int) -> list[bytes]:
+    """The proof that the log of `first` entries is a prefix of the log of `second`."""
+    current = repo.log_size(session)
+    if not 0 < first <= second <= current:
+        raise NotFound(f"no consistency proof from {first} to {second} in a log of {current}", code="tree_size_unknown")
+    return _with_stored_nodes(session, lambda range_hash: consistency_proof(first, second, range_hash))
+
+
+def entry(session: Session, leaf_index: int) -> Any:
+    """One log entry, or a 404."""
+    found = repo.entry(session, leaf_index)
+    if found is None:
+        raise NotFound(f"the log has no entry {leaf_index}", code="entry_not_found")
+    return found
+
+
+def sign_head(session: Session, *, passphrase: str | None, now: datetime) -> TreeHead:
+    """Sign the log's current size and root with the log's key (made on first use, stored encrypted)."""
+    record = repo.log_key(session)
+    if record is None:
+        key = signing.generate()
+        record = AuditKey(kid=key.kid, role="log", holder="carnet", public_key=key.public_raw,
+                          private_pem=signing.encrypt(key, passphrase), created_at=now)  # fmt: skip
+        session.add(record)
+        session.flush()
+    else:
+        assert record.private_pem is not None
+        key = signing.decrypt(record.private_pem, passphrase)
+    size, root = log_root(session)
+    message = audit_entries.tree_head_message(size=size, root=root, signed_at=now, kid=key.kid)
+    head = TreeHead(size=size, root=root, signed_at=now, kid=key.kid, signature=key.sign(message))
+    session.add(head)
+    session.flush()
+    return head
+
+
+def head_is_signed(head: TreeHead, keys: dict[str, AuditKey]) -> bool:
+    """Whether the head's signature is valid under the key it names."""
+    key = keys.get(head.kid)
+    if key is None:
+        return False
+    message = audit_entries.tree_head_message(size=head.size, root=head.root, signed_at=head.signed_at, kid=head.kid)
+    return signing.verify(key.public_key, message, head.signature)
 
 
 @dataclass(frozen=True)
@@ -163,11 +239,13 @@ class Verification:
     root: bytes
     first_bad_leaf: int | None = None
     problem: str | None = None
+    heads_checked: int = 0
+    bad_head: int | None = None
 
     @property
     def ok(self) -> bool:
         """Whether everything recomputed matches."""
-        return self.first_bad_leaf is None
+        return self.first_bad_leaf is None and self.bad_head is None
 
 
 def verify_log(session: Session) -> Verification:
@@ -204,7 +282,32 @@ def verify_log(session: Session) -> Verification:
             else:
                 high = middle
         return Verification(size, root, low - 1, f"the stored tree disagrees with entry {low - 1}")
-    return Verification(size, root)
+    return _verify_heads(session, leaves, Verification(size, root))
+
+
+def _verify_heads(session: Session, leaves: list[bytes], result: Verification) -> Verification:
+    # Every signed head must be signed, must match the entries as they are now, and must be consistent
+    # with the head before it: a log rewritten after a head was signed cannot pass.
+    heads = repo.heads(session)
+    keys = repo.keys_by_kid(session)
+    roots = prefix_roots(leaves, {h.size for h in heads if h.size <= len(leaves)})
+    previous: TreeHead | None = None
+    for head in heads:
+        problem = None
+        if not head_is_signed(head, keys):
+            problem = f"tree head {head.id} is not validly signed"
+        elif head.size > len(leaves):
+            problem = f"tree head {head.id} covers {head.size} entries; only {len(leaves)} are there"
+        elif roots[head.size] != head.root:
+            problem = f"tree head {head.id} does not match the entries (they changed after it was signed)"
+        elif previous is not None and head.size < previous.size:
+            # Both match prefixes of the same entries, so they are consistent, unless the log shrank.
+            problem = f"tree head {head.id} covers fewer entries than tree head {previous.id}"
+        if problem:
+            bad = Verification(result.size, result.root, None, problem, heads_checked=len(heads), bad_head=head.id)
+            return bad
+        previous = head
+    return Verification(result.size, result.root, heads_checked=len(heads))
 
 
 def _actor_columns(actor: Actor, now: datetime) -> dict:

@@ -8,6 +8,7 @@ import typer
 
 from carnet.audit import service
 from carnet.cli.common import console, err_console, handle_errors, settings, transaction
+from carnet.kit.clock import utcnow
 from carnet.kit.i18n import t
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -34,9 +35,31 @@ def verify(as_json: bool = typer.Option(False, "--json")) -> None:
 
 @app.command("head")
 @handle_errors
-def head() -> None:
-    """The log's current size and root hash (signed tree heads come with the oversight key)."""
+def head(sign: bool = typer.Option(False, "--sign", help="sign a new tree head (needs CARNET_KEY_PASSPHRASE)")) -> None:
+    """The log's current size and root; with --sign, a new signed tree head."""
+    config = settings()
+    with transaction() as session:
+        if sign:
+            signed = service.sign_head(session, passphrase=config.key_passphrase, now=utcnow())
+            out = {"id": signed.id, "size": signed.size, "root": signed.root.hex(), "kid": signed.kid,
+                   "signed_at": signed.signed_at.isoformat(), "signature": signed.signature.hex()}  # fmt: skip
+        else:
+            size, root = service.log_root(session)
+            out = {"size": size, "root": root.hex()}
+    typer.echo(json.dumps(out))
+
+
+@app.command("proof")
+@handle_errors
+def proof(
+    leaf: int = typer.Argument(..., help="the entry's leaf number"),
+    size: int | None = typer.Option(None, help="tree size to prove against (default: the log's size)"),
+) -> None:
+    """The inclusion proof of an entry: the entry, its leaf hash and the audit path to the root."""
     settings()
     with transaction() as session:
-        size, root = service.log_root(session)
-    typer.echo(json.dumps({"size": size, "root": root.hex()}))
+        tree_size, root = service.log_root(session, size)
+        path = service.inclusion_proof_for(session, leaf_index=leaf, size=tree_size)
+        entry = service.entry(session, leaf)
+    typer.echo(json.dumps({"leaf": leaf, "size": tree_size, "root": root.hex(), "entry": entry.body.decode(),
+                           "leaf_hash": entry.leaf_hash.hex(), "path": [p.hex() for p in path]}))  # fmt: skip

@@ -252,6 +252,11 @@ def demo(
                 now=utcnow(),
             )
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
+    with transaction() as session:
+        from carnet.audit.service import verify_log
+
+        verified = verify_log(session)
+    console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
     if no_serve:
         return
     url = f"http://{config.host}:{config.port}"
