@@ -32,6 +32,7 @@ class Permission(StrEnum):
     ATTRIBUTES_READ = "attributes:read"
     USERS_MANAGE = "users:manage"
     SELF_READ = "self:read"
+    ACCESS_LOG_READ = "access_log:read"
 
 
 class Purpose(StrEnum):
@@ -57,6 +58,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.IMPORTS_RUN,
             Permission.IMPORTS_READ,
             Permission.ATTRIBUTES_READ,
+            # Registration offices answer people's requests to see who accessed their data.
+            Permission.ACCESS_LOG_READ,
         }
     ),
     Role.PROGRAM_OFFICER: frozenset({Permission.ATTRIBUTES_READ}),

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from carnet.audit.models import AuditEntry, AuditKey, AuditLogState, AuditNode, TreeHead
+from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, TreeHead
 
 
 def reserve_leaves(session: Session, count: int) -> int:
@@ -86,3 +86,17 @@ def latest_head(session: Session) -> TreeHead | None:
 def entry(session: Session, leaf_index: int) -> AuditEntry | None:
     """One entry."""
     return session.get(AuditEntry, leaf_index)
+
+
+def accesses_of(session: Session, subject_id: Any, cohort_refs: Sequence[str]) -> list[tuple[AccessRecord, AuditEntry]]:
+    """The access records about one subject, and the cohort records that include it, with their entries."""
+    condition = AccessRecord.subject_id == subject_id
+    if cohort_refs:
+        condition = or_(condition, AccessRecord.cohort_ref.in_(list(cohort_refs)))
+    rows = session.execute(
+        select(AccessRecord, AuditEntry)
+        .join(AuditEntry, AuditEntry.access_seq == AccessRecord.seq)
+        .where(condition)
+        .order_by(AccessRecord.seq)
+    )
+    return [(record, entry) for record, entry in rows]

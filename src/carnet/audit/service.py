@@ -319,3 +319,45 @@ def _actor_columns(actor: Actor, now: datetime) -> dict:
         "actor_office": actor.office,
         "purpose": actor.purpose,
     }
+
+
+def access_log_for(session: Session, *, subject_id: uuid.UUID, cohort_refs: Sequence[str]) -> dict[str, Any]:
+    """Who accessed a subject's data, when, from which office and why, each entry with its inclusion proof.
+
+    Proofs are against the newest signed tree head; entries appended after it are listed as pending
+    (provable once the next head is signed).
+    """
+    head = repo.latest_head(session)
+    items = []
+    for record, entry in repo.accesses_of(session, subject_id, cohort_refs):
+        proof = None
+        if head is not None and entry.leaf_index < head.size:
+            proof = [p.hex() for p in inclusion_proof_for(session, leaf_index=entry.leaf_index, size=head.size)]
+        items.append(
+            {
+                "leaf": entry.leaf_index,
+                "at": record.occurred_at,
+                "office": record.actor_office,
+                "role": record.actor_role,
+                "purpose": record.purpose,
+                "action": record.action,
+                "fields": list(record.fields),
+                "bulk": record.subject_type == "cohort",
+                "cohort": record.cohort_ref,
+                "subject_salt": record.subject_salt.hex() if record.subject_salt else None,
+                "entry": bytes(entry.body).decode(),
+                "proof": proof,
+            }
+        )
+    return {
+        "head": None
+        if head is None
+        else {
+            "size": head.size,
+            "root": head.root.hex(),
+            "signed_at": head.signed_at,
+            "kid": head.kid,
+            "signature": head.signature.hex(),
+        },
+        "entries": items,
+    }

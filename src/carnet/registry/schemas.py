@@ -170,3 +170,37 @@ class AttributeOut(BaseModel):
     minimum: int | None
     maximum: int | None
     unit: str | None
+
+
+class TreeHeadOut(BaseModel):
+    """A signed tree head of the audit log."""
+
+    size: int
+    root: str
+    signed_at: datetime
+    kid: str
+    signature: str
+
+
+class AccessOut(BaseModel):
+    """One access to a person's data as the person sees it."""
+
+    leaf: int = Field(description="the entry's number in the audit log")
+    at: datetime
+    office: str | None
+    role: str
+    purpose: str
+    action: str
+    fields: list[str]
+    bulk: bool = Field(description="a bulk operation that included the person (e.g. an import)")
+    cohort: str | None
+    subject_salt: str | None = Field(description="with the person's id, recomputes the entry's commitment")
+    entry: str = Field(description="the entry's canonical JSON, as hashed into the log")
+    proof: list[str] | None = Field(description="inclusion proof against `head`; null until the next head")
+
+
+class AccessLogOut(BaseModel):
+    """Who accessed a person's data, with proofs against the newest signed tree head."""
+
+    head: TreeHeadOut | None
+    entries: list[AccessOut]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carnet.audit.service import record_access
+from carnet.audit.service import access_log_for, record_access
 from carnet.kit.actor import Actor
 from carnet.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
@@ -297,6 +297,28 @@ def get_own_record(session: Session, *, actor: Actor, now: datetime) -> dict[str
     if actor.person_id is None:
         raise NotFound("this account is not linked to a registry record", code="no_linked_record")
     return get_person(session, actor=actor, person_id=actor.person_id, now=now)
+
+
+def access_log(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+    """Everyone who accessed this person's data, with proofs; reading it is itself recorded."""
+    person = repo.get_person(session, person_id, region_scope=actor.region_code)
+    if person is None:
+        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    # Bulk operations that included the person appear through their cohort (one entry per operation).
+    cohorts = [f"import:{person.import_id}"] if person.import_id else []
+    view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts)
+    record_access(
+        session, actor=actor, action="read", subject_type="person", subject_ids=[person.id], fields=["access_log"],
+        now=now,
+    )  # fmt: skip
+    return view
+
+
+def own_access_log(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]:
+    """The citizen's own access log."""
+    if actor.person_id is None:
+        raise NotFound("this account is not linked to a registry record", code="no_linked_record")
+    return access_log(session, actor=actor, person_id=actor.person_id, now=now)
 
 
 def search_persons(

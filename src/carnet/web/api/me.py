@@ -9,7 +9,7 @@ from carnet.access.policy import Permission, Purpose
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.registry import service
-from carnet.registry.schemas import PersonOut
+from carnet.registry.schemas import AccessLogOut, PersonOut
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 
 router = APIRouter(prefix="/api/v1/me", tags=["me"], route_class=UnitOfWorkRoute)
@@ -20,3 +20,9 @@ own = requires(Permission.SELF_READ, Purpose.DATA_SUBJECT_ACCESS)
 def my_record(actor: Actor = Depends(own), session: Session = Depends(get_session)) -> dict:
     """The record the registry holds about me."""
     return service.get_own_record(session, actor=actor, now=utcnow())
+
+
+@router.get("/access-log", response_model=AccessLogOut)
+def my_access_log(actor: Actor = Depends(own), session: Session = Depends(get_session)) -> dict:
+    """Who looked at my data, when, from which office and why, each with its proof in the audit log."""
+    return service.own_access_log(session, actor=actor, now=utcnow())

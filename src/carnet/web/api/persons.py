@@ -11,7 +11,7 @@ from carnet.access.policy import Permission, Purpose
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.registry import service
-from carnet.registry.schemas import ChangeOut, Page, PersonIn, PersonOut, PersonPatch
+from carnet.registry.schemas import AccessLogOut, ChangeOut, Page, PersonIn, PersonOut, PersonPatch
 from carnet.web.api.pagination import MAX_PAGE_SIZE, make_cursor, parse_cursor
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 
@@ -74,3 +74,14 @@ def update_person(
 def person_history(person_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)) -> list:
     """Every change of the record: who, when, what and why."""
     return service.person_history(session, actor=actor, person_id=person_id, now=utcnow())
+
+
+access_log = requires(Permission.ACCESS_LOG_READ, Purpose.DATA_SUBJECT_REQUEST)
+
+
+@router.get("/{person_id}/access-log", response_model=AccessLogOut)
+def person_access_log(
+    person_id: uuid.UUID, actor: Actor = Depends(access_log), session: Session = Depends(get_session)
+) -> dict:
+    """The person's access log, for answering their request at an office."""
+    return service.access_log(session, actor=actor, person_id=person_id, now=utcnow())
