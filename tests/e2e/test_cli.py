@@ -518,3 +518,19 @@ class TestAuditHeadAndProof:
         )  # fmt: skip
         missing = carnet("audit", "proof", str(head["size"]), ok=False)
         assert missing.exit_code == 2 and "entry_not_found" in missing.output
+
+
+class TestAuditWitness:
+    def test_an_oversight_body_makes_a_key_registers_it_and_countersigns(self, store, monkeypatch, tmp_path):
+        monkeypatch.setenv("CARNET_KEY_PASSPHRASE", "una frase de paso larga")
+        monkeypatch.setenv("CARNET_WITNESS_PASSPHRASE", "la frase del testigo externo")
+        get_settings.cache_clear()
+        carnet("seed", "--people", "50", "--seed", "4")
+        made = json.loads(carnet("audit", "witness-keys", "new", "--out", tmp_path / "witness.pem").output)
+        carnet("audit", "witness-keys", "add", made["public_key"], "--holder", "Defensoría del Pueblo")
+        none_yet = carnet("audit", "witness", "--key", made["private_key"], ok=False)
+        assert none_yet.exit_code == 2 and "no_tree_head" in none_yet.output
+        head = json.loads(carnet("audit", "head", "--sign").output)
+        signed = json.loads(carnet("audit", "witness", "--key", made["private_key"]).output)
+        assert signed["head"] == head["id"] and signed["kid"] == made["kid"]
+        assert json.loads(carnet("audit", "verify", "--json").output)["ok"]

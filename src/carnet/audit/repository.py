@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, TreeHead
+from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
 
 
 def reserve_leaves(session: Session, count: int) -> int:
@@ -100,3 +100,19 @@ def accesses_of(session: Session, subject_id: Any, cohort_refs: Sequence[str]) -
         .order_by(AccessRecord.seq)
     )
     return [(record, entry) for record, entry in rows]
+
+
+def last_witnessed_head(session: Session, kid: str) -> TreeHead | None:
+    """The newest head a witness countersigned."""
+    return session.scalars(
+        select(TreeHead)
+        .join(HeadWitness, HeadWitness.head_id == TreeHead.id)
+        .where(HeadWitness.kid == kid)
+        .order_by(TreeHead.id.desc())
+        .limit(1)
+    ).first()
+
+
+def witnesses(session: Session) -> list[HeadWitness]:
+    """Every countersignature."""
+    return list(session.scalars(select(HeadWitness)))

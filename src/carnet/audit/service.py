@@ -24,11 +24,12 @@ from carnet.audit.merkle import (
     prefix_roots,
     root_of,
     stored_range_hash,
+    verify_consistency,
 )
-from carnet.audit.models import AccessRecord, AuditKey, TreeHead
+from carnet.audit.models import AccessRecord, AuditKey, HeadWitness, TreeHead
 from carnet.kit import signing
 from carnet.kit.actor import Actor
-from carnet.kit.errors import NotFound
+from carnet.kit.errors import AppError, Conflict, NotFound
 
 ACTIONS = ("read", "create", "update", "import")
 
@@ -291,10 +292,23 @@ def _verify_heads(session: Session, leaves: list[bytes], result: Verification) -
     heads = repo.heads(session)
     keys = repo.keys_by_kid(session)
     roots = prefix_roots(leaves, {h.size for h in heads if h.size <= len(leaves)})
+    by_head: dict[int, list[HeadWitness]] = {}
+    for countersignature in repo.witnesses(session):
+        by_head.setdefault(countersignature.head_id, []).append(countersignature)
     previous: TreeHead | None = None
     for head in heads:
         problem = None
-        if not head_is_signed(head, keys):
+        message = audit_entries.tree_head_message(
+            size=head.size, root=head.root, signed_at=head.signed_at, kid=head.kid
+        )
+        forged = [
+            w.kid
+            for w in by_head.get(head.id, [])
+            if w.kid not in keys or not signing.verify(keys[w.kid].public_key, message, w.signature)
+        ]
+        if forged:
+            problem = f"tree head {head.id} carries a countersignature by {forged[0]} that does not verify"
+        elif not head_is_signed(head, keys):
             problem = f"tree head {head.id} is not validly signed"
         elif head.size > len(leaves):
             problem = f"tree head {head.id} covers {head.size} entries; only {len(leaves)} are there"
@@ -361,3 +375,53 @@ def access_log_for(session: Session, *, subject_id: uuid.UUID, cohort_refs: Sequ
         },
         "entries": items,
     }
+
+
+# Witnesses: an oversight body holds its own key and countersigns heads it has checked.
+def register_witness(session: Session, *, public_pem: bytes, holder: str, now: datetime) -> AuditKey:
+    """Accept a witness's public key, so that its countersignatures can be checked."""
+    public = signing.public_from_pem(public_pem)
+    kid = signing.key_id(public)
+    if kid in repo.keys_by_kid(session):
+        raise Conflict(f"key {kid} is already registered", code="duplicate_key")
+    key = AuditKey(kid=kid, role="witness", holder=holder[:120], public_key=public, created_at=now)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def witness_latest_head(session: Session, *, key: signing.SigningKey, now: datetime) -> HeadWitness:
+    """Countersign the newest head, after checking its signature and its consistency with the last one witnessed."""
+    keys = repo.keys_by_kid(session)
+    registered = keys.get(key.kid)
+    if registered is None or registered.role != "witness" or registered.retired_at is not None:
+        raise AppError(f"key {key.kid} is not a registered witness key", code="unknown_witness_key", status=403)
+    head = repo.latest_head(session)
+    if head is None:
+        raise NotFound("no tree head has been signed yet", code="no_tree_head")
+    if not head_is_signed(head, keys):
+        raise AppError(f"tree head {head.id} is not validly signed", code="bad_head_signature", status=409)
+    previous = repo.last_witnessed_head(session, key.kid)
+    if previous is not None:
+        if previous.id == head.id:
+            raise Conflict(f"tree head {head.id} is already witnessed by {key.kid}", code="already_witnessed")
+        if head.size < previous.size:
+            consistent = False
+        elif previous.size == 0:
+            consistent = True
+        elif previous.size == head.size:
+            consistent = previous.root == head.root
+        else:
+            proof = consistency_proof_for(session, first=previous.size, second=head.size)
+            consistent = verify_consistency(previous.size, head.size, previous.root, head.root, proof)
+        if not consistent:
+            raise AppError(
+                f"tree head {head.id} is not consistent with tree head {previous.id}, which you witnessed",
+                code="inconsistent_head",
+                status=409,
+            )
+    message = audit_entries.tree_head_message(size=head.size, root=head.root, signed_at=head.signed_at, kid=head.kid)
+    countersignature = HeadWitness(head_id=head.id, kid=key.kid, signature=key.sign(message), witnessed_at=now)
+    session.add(countersignature)
+    session.flush()
+    return countersignature

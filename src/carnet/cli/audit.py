@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import typer
 
 from carnet.audit import service
 from carnet.cli.common import console, err_console, handle_errors, settings, transaction
+from carnet.kit import signing
 from carnet.kit.clock import utcnow
 from carnet.kit.i18n import t
 
@@ -63,3 +66,46 @@ def proof(
         entry = service.entry(session, leaf)
     typer.echo(json.dumps({"leaf": leaf, "size": tree_size, "root": root.hex(), "entry": entry.body.decode(),
                            "leaf_hash": entry.leaf_hash.hex(), "path": [p.hex() for p in path]}))  # fmt: skip
+
+
+witness_keys = typer.Typer(help="Keys of the oversight bodies that countersign tree heads.", no_args_is_help=True)
+app.add_typer(witness_keys, name="witness-keys")
+
+
+@witness_keys.command("new")
+@handle_errors
+def new_witness_key(
+    out: Path = typer.Option(..., dir_okay=False, help="where to write the encrypted private key"),
+) -> None:
+    """Make a witness key pair (for the oversight body); the private key is encrypted with CARNET_WITNESS_PASSPHRASE."""
+    key = signing.generate()
+    out.write_bytes(signing.encrypt(key, os.environ.get("CARNET_WITNESS_PASSPHRASE")))
+    out.chmod(0o600)
+    public = out.with_suffix(".pub.pem")
+    public.write_bytes(signing.public_pem(key.public_raw))
+    typer.echo(json.dumps({"kid": key.kid, "private_key": str(out), "public_key": str(public)}))
+
+
+@witness_keys.command("add")
+@handle_errors
+def add_witness_key(
+    public_key: Path = typer.Argument(..., exists=True, dir_okay=False),
+    holder: str = typer.Option(..., help="who holds the key, e.g. the ombudsman's office"),
+) -> None:
+    """Register an oversight body's public key, so that its countersignatures count."""
+    settings()
+    with transaction() as session:
+        key = service.register_witness(session, public_pem=public_key.read_bytes(), holder=holder, now=utcnow())
+    typer.echo(json.dumps({"kid": key.kid, "holder": key.holder}))
+
+
+@app.command("witness")
+@handle_errors
+def witness(key: Path = typer.Option(..., exists=True, dir_okay=False, help="the witness's private key")) -> None:
+    """As an oversight body: check the newest tree head against the last one you witnessed, then countersign it."""
+    settings()
+    signer = signing.decrypt(key.read_bytes(), os.environ.get("CARNET_WITNESS_PASSPHRASE"))
+    with transaction() as session:
+        countersigned = service.witness_latest_head(session, key=signer, now=utcnow())
+    typer.echo(json.dumps({"head": countersigned.head_id, "kid": countersigned.kid,
+                           "signature": countersigned.signature.hex()}))  # fmt: skip
