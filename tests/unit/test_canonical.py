@@ -41,3 +41,10 @@ def test_decodes_to_the_same_value_and_reencodes_identically(value):
     encoded = canonical_json(value)
     assert json.loads(encoded) == value
     assert canonical_json(json.loads(encoded)) == encoded
+
+
+@given(JSON_VALUES)
+def test_the_fast_path_and_the_reference_encoder_agree(value):
+    from carnet.kit.canonical import _encode
+
+    assert canonical_json(value) == _encode(value).encode("utf-8")

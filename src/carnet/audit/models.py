@@ -53,6 +53,9 @@ class AuditLogState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     size: Mapped[int] = mapped_column(BigInteger)
+    # The hashes of the tree's rightmost perfect subtrees (one per set bit of size, largest first):
+    # all an append needs, read and written with the size in the same row.
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
 
 
 class AuditEntry(Base):

@@ -10,21 +10,25 @@ from sqlalchemy.orm import Session
 
 from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
 
+STATE = AuditLogState.__table__
 
-def reserve_leaves(session: Session, count: int) -> int:
-    """Take the next `count` leaf numbers; returns the first. Holds the log's append lock until commit."""
-    size = session.execute(
-        update(AuditLogState)
-        .where(AuditLogState.id == 1)
-        .values(size=AuditLogState.size + count)
-        .returning(AuditLogState.size)
-    ).scalar_one()
-    return size - count
+
+def reserve_leaves(session: Session, count: int) -> tuple[int, bytes]:
+    """Take the next `count` leaf numbers: (the first, the frontier before them). Holds the append lock until commit."""
+    size, frontier = session.execute(
+        update(STATE).where(STATE.c.id == 1).values(size=STATE.c.size + count).returning(STATE.c.size, STATE.c.frontier)
+    ).one()
+    return size - count, bytes(frontier)
+
+
+def store_frontier(session: Session, frontier: bytes) -> None:
+    """Keep the frontier of the tree as it is after this transaction's appends."""
+    session.execute(update(STATE).where(STATE.c.id == 1).values(frontier=frontier))
 
 
 def log_size(session: Session) -> int:
     """How many leaves the log holds."""
-    return session.execute(select(AuditLogState.size).where(AuditLogState.id == 1)).scalar_one()
+    return session.execute(select(STATE.c.size).where(STATE.c.id == 1)).scalar_one()
 
 
 def nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -36,13 +40,13 @@ def nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, 
 
 
 def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add leaves."""
-    session.execute(insert(AuditEntry), list(rows))
+    """Add leaves (a plain Core insert: this runs on every audited request)."""
+    session.execute(insert(AuditEntry.__table__), list(rows))
 
 
 def insert_nodes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add node hashes."""
-    session.execute(insert(AuditNode), list(rows))
+    session.execute(insert(AuditNode.__table__), list(rows))
 
 
 def stream_entries(session: Session) -> Iterator[tuple[int, bytes, bytes]]:

@@ -56,7 +56,7 @@ def record_access(
     }
     rows = [base | {"subject_id": sid, "subject_salt": os.urandom(16)} for sid in subject_ids]
     seqs = session.execute(
-        insert(AccessRecord).returning(AccessRecord.seq, sort_by_parameter_order=True), rows
+        insert(AccessRecord.__table__).returning(AccessRecord.__table__.c.seq, sort_by_parameter_order=True), rows
     ).scalars()
     for row, seq in zip(rows, seqs, strict=True):
         row["seq"] = seq
@@ -134,10 +134,8 @@ def append_entries(session: Session, items: list[EntryItem], *, now: datetime) -
     """
     if not items:
         return repo.log_size(session)
-    first = repo.reserve_leaves(session, len(items))
-    # The rightmost perfect subtrees of the current tree: all an append can need as left siblings.
-    frontier = [(level, (first >> level) - 1) for level in range(first.bit_length()) if (first >> level) & 1]
-    known = repo.nodes(session, frontier)
+    first, frontier = repo.reserve_leaves(session, len(items))
+    known = dict(zip(frontier_keys(first), (frontier[i : i + 32] for i in range(0, len(frontier), 32)), strict=True))
     entry_rows, node_rows = [], []
     for offset, (entry_type, build, access_seq) in enumerate(items):
         index = first + offset
@@ -150,6 +148,7 @@ def append_entries(session: Session, items: list[EntryItem], *, now: datetime) -
         for level, position, value in nodes_completed_by(index, leaf, lambda lv, ps: known[(lv, ps)]):
             known[(level, position)] = value
             node_rows.append({"level": level, "position": position, "hash": value})
+    repo.store_frontier(session, b"".join(known[key] for key in frontier_keys(first + len(items))))
     repo.insert_entries(session, entry_rows)
     repo.insert_nodes(session, node_rows)
     return first
@@ -166,6 +165,11 @@ def _with_stored_nodes(session: Session, compute: Callable[[Callable[[int, int],
     compute(stored_range_hash(record))  # first pass: learn which nodes the computation reads
     found = repo.nodes(session, sorted(set(wanted)))
     return compute(stored_range_hash(lambda level, position: found[(level, position)]))
+
+
+def frontier_keys(size: int) -> list[tuple[int, int]]:
+    """The (level, position) of the rightmost perfect subtrees of a tree of `size` leaves, largest first."""
+    return [(level, (size >> level) - 1) for level in reversed(range(size.bit_length())) if (size >> level) & 1]
 
 
 def log_root(session: Session, size: int | None = None) -> tuple[int, bytes]:

@@ -14,7 +14,34 @@ MAX_SAFE_INTEGER = 2**53 - 1
 
 def canonical_json(value: Any) -> bytes:
     """The RFC 8785 encoding of `value` as UTF-8 bytes."""
-    return _encode(value).encode("utf-8")
+    if _check(value):
+        return _encode(value).encode("utf-8")
+    # No key outside the Basic Multilingual Plane: code-point order is UTF-16 order, and the standard
+    # library's encoder (in C) produces exactly the canonical form.
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def _check(value: Any) -> bool:
+    """Refuse what has no canonical form; True when some key needs UTF-16 ordering."""
+    if isinstance(value, dict):
+        needs_utf16 = False
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValueError(f"object keys must be strings, not {type(key).__name__}")
+            needs_utf16 = needs_utf16 or any(ord(c) > 0xFFFF for c in key)
+            needs_utf16 = _check(item) or needs_utf16
+        return needs_utf16
+    if isinstance(value, list | tuple):
+        return any([_check(item) for item in value])
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return False
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise ValueError(f"integer {value} is outside the range JSON numbers carry exactly")
+        return False
+    if isinstance(value, float):
+        raise ValueError("floats are not allowed in canonical entries; use integers or strings")
+    raise ValueError(f"{type(value).__name__} has no canonical JSON form")
 
 
 def _encode(value: Any) -> str:

@@ -66,7 +66,7 @@ class TestSignHead:
         entries = session.scalars(select(AuditEntry).order_by(AuditEntry.leaf_index)).all()
         session.execute(text("DELETE FROM audit_entries"))
         session.execute(text("DELETE FROM audit_nodes"))
-        session.execute(text("UPDATE audit_log_state SET size = 0"))
+        session.execute(text("UPDATE audit_log_state SET size = 0, frontier = :empty"), {"empty": b""})
         session.flush()
         from carnet.audit.service import append_entries
 

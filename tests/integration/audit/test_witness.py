@@ -63,7 +63,7 @@ def test_a_rewritten_log_is_refused_by_the_witness(session, registrar, ombudsman
     # The operator rewrites the log from scratch and signs a fresh head over the forgery.
     session.execute(text("DELETE FROM audit_entries"))
     session.execute(text("DELETE FROM audit_nodes"))
-    session.execute(text("UPDATE audit_log_state SET size = 0"))
+    session.execute(text("UPDATE audit_log_state SET size = 0, frontier = :empty"), {"empty": b""})
     session.flush()
     append_entries(session, [("access", lambda leaf: {"v": 1, "leaf": leaf}, None) for _ in range(8)], now=NOW)
     sign_head(session, passphrase=PASSPHRASE, now=NOW)

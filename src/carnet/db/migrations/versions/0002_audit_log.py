@@ -20,9 +20,11 @@ def upgrade() -> None:
         "audit_log_state",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("frontier", sa.LargeBinary(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log_state")),
     )
-    op.execute("INSERT INTO audit_log_state (id, size) VALUES (1, 0)")
+    state = sa.table("audit_log_state", sa.column("id"), sa.column("size"), sa.column("frontier", sa.LargeBinary))
+    op.bulk_insert(state, [{"id": 1, "size": 0, "frontier": b""}])
     op.create_table(
         "audit_entries",
         sa.Column("leaf_index", sa.BigInteger(), autoincrement=False, nullable=False),
