@@ -20,6 +20,11 @@ PUBLIC = {
     ("POST", "/api/v1/auth/tokens"),
     ("POST", "/api/v1/auth/session"),
     ("DELETE", "/api/v1/auth/session"),
+    # Transparency: tree heads, public keys and proofs carry hashes only, for anyone to check.
+    ("GET", "/api/v1/audit/heads/latest"),
+    ("GET", "/api/v1/audit/keys"),
+    ("GET", "/api/v1/audit/proofs/inclusion"),
+    ("GET", "/api/v1/audit/proofs/consistency"),
 }
 # Served by the app outside the API modules, carrying no personal data.
 INFRASTRUCTURE = {("GET", "/healthz"), ("GET", "/")}

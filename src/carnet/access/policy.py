@@ -33,6 +33,7 @@ class Permission(StrEnum):
     USERS_MANAGE = "users:manage"
     SELF_READ = "self:read"
     ACCESS_LOG_READ = "access_log:read"
+    AUDIT_READ = "audit:read"
 
 
 class Purpose(StrEnum):
@@ -64,7 +65,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.PROGRAM_OFFICER: frozenset({Permission.ATTRIBUTES_READ}),
     Role.AGENT: frozenset(),
-    Role.AUDITOR: frozenset({Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ}),
+    Role.AUDITOR: frozenset({Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ, Permission.AUDIT_READ}),
     Role.MERCHANT: frozenset(),
     Role.CITIZEN: frozenset({Permission.SELF_READ}),
 }

@@ -15,10 +15,10 @@ from carnet.config import Settings, get_settings
 from carnet.db.session import make_engine, make_session_factory
 from carnet.kit.i18n import negotiate, set_language
 from carnet.web import errors
-from carnet.web.api import attributes, auth, households, imports, me, persons, users
+from carnet.web.api import attributes, audit, auth, households, imports, me, persons, users
 
 log = logging.getLogger("carnet.web")
-API_MODULES = (auth, persons, households, imports, attributes, users, me)
+API_MODULES = (auth, persons, households, imports, attributes, users, me, audit)
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:
