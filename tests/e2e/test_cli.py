@@ -534,3 +534,32 @@ class TestAuditWitness:
         signed = json.loads(carnet("audit", "witness", "--key", made["private_key"]).output)
         assert signed["head"] == head["id"] and signed["kid"] == made["kid"]
         assert json.loads(carnet("audit", "verify", "--json").output)["ok"]
+
+
+class TestAuditExport:
+    def test_an_export_verifies_on_its_own_and_names_a_tampered_entry(self, store, monkeypatch, tmp_path):
+        monkeypatch.setenv("CARNET_KEY_PASSPHRASE", "una frase de paso larga")
+        monkeypatch.setenv("CARNET_WITNESS_PASSPHRASE", "la frase del testigo externo")
+        get_settings.cache_clear()
+        carnet("seed", "--people", "40", "--seed", "4")
+        carnet("registry", "search", "a")
+        carnet("audit", "head", "--sign")
+        made = json.loads(carnet("audit", "witness-keys", "new", "--out", tmp_path / "w.pem").output)
+        carnet("audit", "witness-keys", "add", made["public_key"], "--holder", "Contraloría")
+        carnet("audit", "witness", "--key", made["private_key"])
+        folder = tmp_path / "export"
+        exported = json.loads(carnet("audit", "export", folder).output)
+        report = json.loads(carnet("audit", "verify", "--export", folder).output)
+        assert report["ok"] and report["size"] == exported["entries"] and report["heads_checked"] == 1
+        assert report["root"] == json.loads(carnet("audit", "head").output)["root"]
+
+        lines = (folder / "entries.jsonl").read_bytes().splitlines()
+        lines[2] = lines[2].replace(b'"action":"read"', b'"action":"create"')
+        (folder / "entries.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+        tampered = carnet("audit", "verify", "--export", folder, ok=False)
+        assert tampered.exit_code == 1 and "does not match the entries" in json.loads(tampered.output)["problem"]
+
+        heads = json.loads((folder / "heads.json").read_text())
+        (folder / "entries.jsonl").write_bytes(b"\n".join(lines[:2]) + b"\n")  # entries removed after signing
+        assert "does not match" in json.loads(carnet("audit", "verify", "--export", folder, ok=False).output)["problem"]
+        assert heads[0]["size"] > 2

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
@@ -429,3 +430,30 @@ def witness_latest_head(session: Session, *, key: signing.SigningKey, now: datet
     session.add(countersignature)
     session.flush()
     return countersignature
+
+
+def export_log(session: Session, folder: Path) -> int:
+    """Write the log as files for an oversight body (entries, heads, countersignatures, keys); returns the size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with (folder / "entries.jsonl").open("wb") as handle:
+        for _, body, _ in repo.stream_entries(session):
+            handle.write(body + b"\n")  # canonical JSON never holds a raw newline
+            count += 1
+    heads = [
+        {"id": h.id, "size": h.size, "root": h.root.hex(), "signed_at": h.signed_at.isoformat(), "kid": h.kid,
+         "signature": h.signature.hex()}
+        for h in repo.heads(session)
+    ]  # fmt: skip
+    (folder / "heads.json").write_text(json.dumps(heads, indent=1))
+    witnesses = [
+        {"head_id": w.head_id, "kid": w.kid, "signature": w.signature.hex(), "witnessed_at": w.witnessed_at.isoformat()}
+        for w in repo.witnesses(session)
+    ]
+    (folder / "witnesses.json").write_text(json.dumps(witnesses, indent=1))
+    keys = [
+        {"kid": k.kid, "role": k.role, "holder": k.holder, "public_key": k.public_key.hex()}
+        for k in repo.keys_by_kid(session).values()
+    ]
+    (folder / "keys.json").write_text(json.dumps(keys, indent=1))
+    return count

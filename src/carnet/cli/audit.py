@@ -9,6 +9,7 @@ from pathlib import Path
 import typer
 
 from carnet.audit import service
+from carnet.audit.export import check_export
 from carnet.cli.common import console, err_console, handle_errors, settings, transaction
 from carnet.kit import signing
 from carnet.kit.clock import utcnow
@@ -19,9 +20,19 @@ app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 @app.command("verify")
 @handle_errors
-def verify(as_json: bool = typer.Option(False, "--json")) -> None:
-    """Recompute every entry's leaf and the whole tree; exit 1 naming the first bad entry."""
+def verify(
+    as_json: bool = typer.Option(False, "--json"),
+    export: Path | None = typer.Option(None, file_okay=False, exists=True, help="check an export instead of the store"),
+) -> None:
+    """Recompute every entry's leaf, the whole tree and every signed head; exit 1 naming the first problem."""
     settings()
+    if export is not None:
+        checked = check_export(export)
+        typer.echo(json.dumps({"ok": checked.ok, "size": checked.size, "root": checked.root,
+                               "heads_checked": checked.heads_checked, "problem": checked.problem}))  # fmt: skip
+        if not checked.ok:
+            raise typer.Exit(1)
+        return
     with transaction() as session:
         result = service.verify_log(session)
     if as_json:
@@ -34,6 +45,16 @@ def verify(as_json: bool = typer.Option(False, "--json")) -> None:
                             problem=result.problem))  # fmt: skip
     if not result.ok:
         raise typer.Exit(1)
+
+
+@app.command("export")
+@handle_errors
+def export_log(folder: Path = typer.Argument(..., file_okay=False)) -> None:
+    """Write the log for an oversight body: entries, heads, countersignatures and public keys."""
+    settings()
+    with transaction() as session:
+        count = service.export_log(session, folder)
+    typer.echo(json.dumps({"entries": count, "folder": str(folder)}))
 
 
 @app.command("head")
