@@ -252,11 +252,7 @@ def demo(
                 now=utcnow(),
             )
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
-    with transaction() as session:
-        from carnet.audit.service import verify_log
-
-        verified = verify_log(session)
-    console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
+    show_audit(demo_dir, config.key_passphrase)
     if no_serve:
         return
     url = f"http://{config.host}:{config.port}"
@@ -270,6 +266,50 @@ def demo(
         )
     )
     serve(host=None, port=None)
+
+
+def show_audit(demo_dir: Path, passphrase: str | None) -> None:
+    """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
+    import secrets
+
+    from rich.table import Table
+
+    from carnet.audit.service import sign_head, verify_log
+    from carnet.registry import repository as registry_repo
+
+    console.rule(t("Audit log"))
+    if not passphrase:
+        # Demo only: a real deployment sets CARNET_KEY_PASSPHRASE from its secret store.
+        secret_file = demo_dir / "demo-key-passphrase"
+        if not secret_file.exists():
+            secret_file.write_text(secrets.token_urlsafe(18))
+            secret_file.chmod(0o600)
+        passphrase = secret_file.read_text().strip()
+        console.print(t("Demo key passphrase kept in {path}", path=secret_file))
+    with transaction() as session:
+        person_id = registry_repo.search_persons(
+            session, name_prefix=None, national_id=None, region_code=None, household_id=None, after=None, limit=1
+        )[0].id
+        registry_service.get_person(session, actor=system_actor("demo", Purpose.REGISTRATION), person_id=person_id,
+                                    now=utcnow())  # fmt: skip
+    with transaction() as session:
+        head = sign_head(session, passphrase=passphrase, now=utcnow())
+    with transaction() as session:
+        verified = verify_log(session)
+        log = registry_service.access_log(
+            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow()
+        )
+    console.print(t("Signed tree head: {n} entries, root {root}", n=f"{head.size:,}", root=head.root.hex()))
+    console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
+    table = Table(title=t("Who looked at the data of person {id}", id=person_id))
+    for column in (t("When"), t("Action"), t("Office"), t("Role"), t("Purpose"), t("Proof")):
+        table.add_column(column)
+    for item in log["entries"]:
+        proof = t("{n} hashes", n=len(item["proof"])) if item["proof"] is not None else t("after the next head")
+        action = t("included in a bulk import") if item["bulk"] else item["action"]
+        table.add_row(f"{item['at']:%Y-%m-%d %H:%M}", action, item["office"] or "", item["role"], item["purpose"],
+                      proof)  # fmt: skip
+    console.print(table)
 
 
 @app.command()
