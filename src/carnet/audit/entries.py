@@ -11,6 +11,7 @@ from carnet.kit.canonical import canonical_json
 
 ENTRY_VERSION = 1
 SUBJECT_TAG = b"carnet/subject/v1"
+SEALED_TAG = b"carnet/sealed/v1"
 
 
 def subject_commitment(salt: bytes, subject_id: uuid.UUID) -> str:
@@ -23,19 +24,9 @@ def timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def access_entry(*, leaf_index: int, record: dict[str, Any]) -> dict[str, Any]:
-    """The entry for one access record (a person, a household, or a whole cohort)."""
-    subject: dict[str, Any] = {"type": record["subject_type"]}
-    if record["subject_type"] == "cohort":
-        subject |= {"ref": record["cohort_ref"], "size": record["cohort_size"], "digest": record["cohort_digest"]}
-    else:
-        subject["commitment"] = subject_commitment(record["subject_salt"], record["subject_id"])
+def access_details(record: dict[str, Any]) -> dict[str, Any]:
+    """Who accessed, why, what: the part of an access entry that a seal keeps closed until its date."""
     return {
-        "v": ENTRY_VERSION,
-        "leaf": leaf_index,
-        "type": "access",
-        "seq": record["seq"],
-        "at": timestamp(record["occurred_at"]),
         "actor": {
             "user": str(record["actor_user_id"]) if record["actor_user_id"] else None,
             "role": record["actor_role"],
@@ -43,10 +34,39 @@ def access_entry(*, leaf_index: int, record: dict[str, Any]) -> dict[str, Any]:
         },
         "purpose": record["purpose"],
         "action": record["action"],
-        "subject": subject,
         "fields": list(record["fields"]),
         "request": record["request_id"],
     }
+
+
+def sealed_digest(seal_salt: bytes, details: dict[str, Any]) -> str:
+    """SHA-256(tag || salt || canonical details): binds a sealed entry to details revealed later."""
+    return hashlib.sha256(SEALED_TAG + seal_salt + canonical_json(details)).hexdigest()
+
+
+def access_entry(*, leaf_index: int, record: dict[str, Any]) -> dict[str, Any]:
+    """The entry for one access record (a person, a household, or a whole cohort); sealed ones hide details."""
+    subject: dict[str, Any] = {"type": record["subject_type"]}
+    if record["subject_type"] == "cohort":
+        subject |= {"ref": record["cohort_ref"], "size": record["cohort_size"], "digest": record["cohort_digest"]}
+    else:
+        subject["commitment"] = subject_commitment(record["subject_salt"], record["subject_id"])
+    entry = {
+        "v": ENTRY_VERSION,
+        "leaf": leaf_index,
+        "type": "access",
+        "seq": record["seq"],
+        "at": timestamp(record["occurred_at"]),
+        "subject": subject,
+    }
+    details = access_details(record)
+    if record.get("sealed_until") is not None:
+        # Counted and dated in the log like any access; what it was opens on the seal's date.
+        return entry | {
+            "sealed_until": record["sealed_until"].isoformat(),
+            "details": sealed_digest(record["seal_salt"], details),
+        }
+    return entry | details
 
 
 def encode(entry: dict[str, Any]) -> bytes:

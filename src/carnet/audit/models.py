@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, SmallInteger, String, Uuid
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Uuid,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carnet.db.base import Base, BigIntPK, JSONDoc, UTCDateTime
@@ -38,6 +49,10 @@ class AccessRecord(Base):
     # The audit log names the subject by SHA-256(tag || salt || id): unlinkable across entries, and
     # the person (who is shown the salt) can check that an entry is about them.
     subject_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
+    # A lawful investigation may seal the details until a date: the log holds only a digest of them
+    # (salted with seal_salt, revealed with the details on that date).
+    sealed_until: Mapped[date | None] = mapped_column(Date)
+    seal_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16))
 
     __table_args__ = (
         Index("ix_access_records_subject", "subject_id", "seq"),

@@ -8,7 +8,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,13 @@ def record_access(
     subject_ids: Sequence[uuid.UUID],
     fields: Sequence[str],
     now: datetime,
+    sealed_until: date | None = None,
 ) -> int:
-    """Write one access record per subject, flushed in the caller's transaction; returns how many."""
+    """Write one access record per subject, flushed in the caller's transaction; returns how many.
+
+    `sealed_until` (for a lawful investigation) keeps who, why and what out of the log and out of the
+    person's view until that date; the access itself is logged and shown as sealed at once.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown access action {action!r}")
     if not subject_ids:
@@ -55,7 +60,10 @@ def record_access(
         "subject_type": subject_type,
         "fields": sorted(fields),
     }
-    rows = [base | {"subject_id": sid, "subject_salt": os.urandom(16)} for sid in subject_ids]
+    if sealed_until is not None and sealed_until <= now.date():
+        raise AppError("a seal must end after today", code="invalid_seal")
+    seal = {"sealed_until": sealed_until, "seal_salt": os.urandom(16) if sealed_until else None}
+    rows = [base | seal | {"subject_id": sid, "subject_salt": os.urandom(16)} for sid in subject_ids]
     seqs = session.execute(
         insert(AccessRecord.__table__).returning(AccessRecord.__table__.c.seq, sort_by_parameter_order=True), rows
     ).scalars()
@@ -340,7 +348,9 @@ def _actor_columns(actor: Actor, now: datetime) -> dict:
     }
 
 
-def access_log_for(session: Session, *, subject_id: uuid.UUID, cohort_refs: Sequence[str]) -> dict[str, Any]:
+def access_log_for(
+    session: Session, *, subject_id: uuid.UUID, cohort_refs: Sequence[str], today: date
+) -> dict[str, Any]:
     """Who accessed a subject's data, when, from which office and why, each entry with its inclusion proof.
 
     Proofs are against the newest signed tree head; entries appended after it are listed as pending
@@ -352,22 +362,34 @@ def access_log_for(session: Session, *, subject_id: uuid.UUID, cohort_refs: Sequ
         proof = None
         if head is not None and entry.leaf_index < head.size:
             proof = [p.hex() for p in inclusion_proof_for(session, leaf_index=entry.leaf_index, size=head.size)]
-        items.append(
-            {
-                "leaf": entry.leaf_index,
-                "at": record.occurred_at,
+        sealed = record.sealed_until is not None and record.sealed_until > today
+        item = {
+            "leaf": entry.leaf_index,
+            "at": record.occurred_at,
+            "sealed_until": record.sealed_until,
+            "sealed": sealed,
+            "bulk": record.subject_type == "cohort",
+            "cohort": record.cohort_ref,
+            "subject_salt": record.subject_salt.hex() if record.subject_salt else None,
+            "entry": bytes(entry.body).decode(),
+            "proof": proof,
+            "office": None,
+            "role": None,
+            "purpose": None,
+            "action": None,
+            "fields": [],
+            "seal_salt": None,
+        }
+        if not sealed:
+            item |= {
                 "office": record.actor_office,
                 "role": record.actor_role,
                 "purpose": record.purpose,
                 "action": record.action,
                 "fields": list(record.fields),
-                "bulk": record.subject_type == "cohort",
-                "cohort": record.cohort_ref,
-                "subject_salt": record.subject_salt.hex() if record.subject_salt else None,
-                "entry": bytes(entry.body).decode(),
-                "proof": proof,
+                "seal_salt": record.seal_salt.hex() if record.seal_salt else None,
             }
-        )
+        items.append(item)
     return {
         "head": None
         if head is None

@@ -187,11 +187,14 @@ class AccessOut(BaseModel):
 
     leaf: int = Field(description="the entry's number in the audit log")
     at: datetime
+    sealed: bool = Field(description="a lawful investigation sealed who, why and what until `sealed_until`")
+    sealed_until: date | None
     office: str | None
-    role: str
-    purpose: str
-    action: str
+    role: str | None
+    purpose: str | None
+    action: str | None
     fields: list[str]
+    seal_salt: str | None = Field(description="once a seal has ended: with the details, recomputes its digest")
     bulk: bool = Field(description="a bulk operation that included the person (e.g. an import)")
     cohort: str | None
     subject_salt: str | None = Field(description="with the person's id, recomputes the entry's commitment")

@@ -306,7 +306,7 @@ def access_log(session: Session, *, actor: Actor, person_id: uuid.UUID, now: dat
         raise NotFound(f"person {person_id} not found", code="person_not_found")
     # Bulk operations that included the person appear through their cohort (one entry per operation).
     cohorts = [f"import:{person.import_id}"] if person.import_id else []
-    view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts)
+    view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts, today=now.date())
     record_access(
         session, actor=actor, action="read", subject_type="person", subject_ids=[person.id], fields=["access_log"],
         now=now,

@@ -49,10 +49,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("access_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("subject_salt", sa.LargeBinary(length=16), nullable=True))
+        batch_op.add_column(sa.Column("sealed_until", sa.Date(), nullable=True))
+        batch_op.add_column(sa.Column("seal_salt", sa.LargeBinary(length=16), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("access_records", schema=None) as batch_op:
+        batch_op.drop_column("seal_salt")
+        batch_op.drop_column("sealed_until")
         batch_op.drop_column("subject_salt")
     op.drop_table("audit_nodes")
     with op.batch_alter_table("audit_entries", schema=None) as batch_op:
