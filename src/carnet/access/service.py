@@ -154,3 +154,15 @@ def user_for_cookie(session: Session, *, cookie: str, now: datetime) -> User:
     if user is None:
         raise Unauthenticated("the session has ended; sign in again", code="session_expired")
     return user
+
+
+def account_details(user: User) -> dict[str, str | bool | None]:
+    """What the audit log says of an account change: ids and role, not the person's name."""
+    return {
+        "user": str(user.id),
+        "role": user.role,
+        "region": user.region_code,
+        "office": user.office,
+        # Never the person's id: the log leaves the registry; only whether the account is a citizen's own.
+        "linked_to_a_person": user.person_id is not None,
+    }

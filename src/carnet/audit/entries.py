@@ -78,3 +78,11 @@ def tree_head_message(*, size: int, root: bytes, signed_at: datetime, kid: str) 
     """The bytes a tree head's signature (and a witness's countersignature) covers."""
     return encode({"v": ENTRY_VERSION, "type": "tree_head", "size": size, "root": root.hex(),
                    "at": timestamp(signed_at), "kid": kid})  # fmt: skip
+
+
+def change_entry(
+    *, leaf_index: int, what: str, details: dict[str, Any], actor: dict[str, Any], at: datetime
+) -> dict[str, Any]:
+    """The entry for a change that matters for accountability (a dictionary version, an account, a key)."""
+    return {"v": ENTRY_VERSION, "leaf": leaf_index, "type": "change", "what": what, "at": timestamp(at),
+            "actor": actor, "details": details}  # fmt: skip

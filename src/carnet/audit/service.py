@@ -127,6 +127,16 @@ def record_cohort_access(
     return record
 
 
+def record_change(session: Session, *, actor: Actor, what: str, details: dict[str, Any], now: datetime) -> int:
+    """Log a change that matters for accountability; `details` must hold no personal data. Returns its leaf."""
+    who = {"user": str(actor.user_id) if actor.user_id else None, "role": actor.role, "office": actor.office}
+
+    def build(leaf: int) -> dict[str, Any]:
+        return audit_entries.change_entry(leaf_index=leaf, what=what, details=details, actor=who, at=now)
+
+    return append_entries(session, [("change", build, None)], now=now)
+
+
 # The audit log
 EntryItem = tuple[str, Callable[[int], dict[str, Any]], int | None]
 

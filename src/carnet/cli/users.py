@@ -9,7 +9,8 @@ import typer
 
 from carnet.access import service
 from carnet.access.policy import Role
-from carnet.cli.common import console, handle_errors, settings, transaction
+from carnet.audit.service import record_change
+from carnet.cli.common import console, handle_errors, operator, settings, transaction
 from carnet.kit.clock import utcnow
 from carnet.kit.i18n import t
 
@@ -42,6 +43,10 @@ def add(
             person_id=person_id,
             now=utcnow(),
         )
+        record_change(
+            session, actor=operator("account_administration"), what="account.create",
+            details=service.account_details(user), now=utcnow(),
+        )  # fmt: skip
     console.print(t("Created {role} account {username}.", role=user.role, username=user.username))
     if password is None:
         console.print(t("Password (shown once): {password}", password=secret))

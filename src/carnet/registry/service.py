@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from carnet.audit.service import access_log_for, record_access
-from carnet.kit.actor import Actor
+from carnet.audit.service import access_log_for, record_access, record_change
+from carnet.kit.actor import Actor, system_actor
 from carnet.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
 from carnet.registry import repository as repo
@@ -49,8 +49,10 @@ def region_index(session: Session) -> RegionIndex:
     return RegionIndex.from_rows(repo.all_regions(session))
 
 
-def install_dictionary(session: Session, *, dictionary: AttributeDictionary, source: str, now: datetime) -> bool:
-    """Make `dictionary` the current one; False when that exact version is already loaded."""
+def install_dictionary(
+    session: Session, *, dictionary: AttributeDictionary, source: str, now: datetime, actor: Actor | None = None
+) -> bool:
+    """Make `dictionary` the current one (logged in the audit log); False when that exact version is already loaded."""
     latest = repo.latest_dictionary_version(session)
     if latest is not None:
         if dictionary.version == latest.version:
@@ -110,6 +112,14 @@ def install_dictionary(session: Session, *, dictionary: AttributeDictionary, sou
         if name not in dictionary.attributes:
             old.retired = True
     session.flush()
+    details = {
+        "version": dictionary.version,
+        "sha256": dictionary.sha256,
+        "attributes": sorted(dictionary.attributes),
+        "retired": sorted(set(existing) - set(dictionary.attributes)),
+    }
+    actor = actor or system_actor("dictionary", "administration")
+    record_change(session, actor=actor, what="attribute_dictionary", details=details, now=now)
     return True
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 
 from carnet.audit.merkle import verify_consistency, verify_inclusion
 from carnet.audit.models import AuditEntry, AuditKey
+from carnet.audit.repository import log_size
 from carnet.audit.service import (
     consistency_proof_for,
     head_is_signed,
@@ -38,15 +39,16 @@ def read(session, registrar, count: int) -> None:
 
 class TestSignHead:
     def test_head_is_signed_by_a_key_stored_encrypted(self, session, registrar):
+        base = log_size(session)
         read(session, registrar, 5)
         head = sign_head(session, passphrase=PASSPHRASE, now=NOW)
-        assert head.size == 5 and len(head.signature) == 64
+        assert head.size == base + 5 and len(head.signature) == 64
         (key,) = session.scalars(select(AuditKey)).all()
         assert key.role == "log" and b"ENCRYPTED PRIVATE KEY" in key.private_pem
         assert head_is_signed(head, {key.kid: key})
         read(session, registrar, 2)
         second = sign_head(session, passphrase=PASSPHRASE, now=NOW)
-        assert second.kid == head.kid and second.size == 7
+        assert second.kid == head.kid and second.size == base + 7
         result = verify_log(session)
         assert result.ok and result.heads_checked == 2
 
@@ -108,10 +110,11 @@ class TestProofs:
 
     def test_unknown_entries_and_sizes_are_not_found(self, session, registrar):
         read(session, registrar, 3)
+        size = log_size(session)
         for call in (
-            lambda: inclusion_proof_for(session, leaf_index=3, size=3),
-            lambda: inclusion_proof_for(session, leaf_index=0, size=4),
-            lambda: consistency_proof_for(session, first=2, second=9),
+            lambda: inclusion_proof_for(session, leaf_index=size, size=size),
+            lambda: inclusion_proof_for(session, leaf_index=0, size=size + 1),
+            lambda: consistency_proof_for(session, first=2, second=size + 5),
             lambda: consistency_proof_for(session, first=0, second=2),
         ):
             with pytest.raises(NotFound):

@@ -14,6 +14,7 @@ from sqlalchemy import select, text
 from carnet.audit.entries import subject_commitment
 from carnet.audit.merkle import leaf_hash, root_of
 from carnet.audit.models import AccessRecord, AuditEntry
+from carnet.audit.repository import log_size
 from carnet.audit.service import CohortDigest, log_root, record_access, record_cohort_access, verify_log
 from tests.conftest import count_rows
 
@@ -30,10 +31,13 @@ def read(session, registrar, count: int = 1) -> list[uuid.UUID]:
 
 class TestAppend:
     def test_each_access_record_is_one_entry_that_names_it(self, session, registrar):
+        base = log_size(session)  # the store's set-up already logged the attribute dictionary
         subjects = read(session, registrar, 3)
         records = session.scalars(select(AccessRecord).order_by(AccessRecord.seq)).all()
-        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.leaf_index)).all()
-        assert [e.leaf_index for e in entries] == [0, 1, 2]
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.leaf_index >= base).order_by(AuditEntry.leaf_index)
+        ).all()
+        assert [e.leaf_index for e in entries] == [base, base + 1, base + 2]
         assert [e.access_seq for e in entries] == [r.seq for r in records]
         for entry, record, subject in zip(entries, records, subjects, strict=True):
             body = json.loads(entry.body)
@@ -48,20 +52,21 @@ class TestAppend:
         record_cohort_access(
             session, actor=registrar, action="import", cohort_ref="import:x", cohort=cohort, fields=["x"], now=NOW
         )
-        (entry,) = session.scalars(select(AuditEntry)).all()
+        (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.entry_type == "access")).all()
         assert json.loads(entry.body)["subject"] == {
             "type": "cohort", "ref": "import:x", "size": 1000, "digest": cohort.hexdigest(),
         }  # fmt: skip
 
     def test_rollback_leaves_no_entry_and_the_next_append_reuses_the_leaf(self, session, registrar):
+        base = log_size(session)
         read(session, registrar)
         nested = session.begin_nested()
         read(session, registrar, 2)
-        assert count_rows(session, "audit_entries") == 3
+        assert count_rows(session, "audit_entries") == base + 3
         nested.rollback()
-        assert count_rows(session, "audit_entries") == 1
+        assert count_rows(session, "audit_entries") == base + 1
         read(session, registrar)
-        assert sorted(session.scalars(select(AuditEntry.leaf_index))) == [0, 1]
+        assert sorted(session.scalars(select(AuditEntry.leaf_index)))[-2:] == [base, base + 1]
         assert verify_log(session).ok
 
     def test_stored_root_equals_the_root_of_the_leaves(self, session, registrar):
@@ -99,8 +104,9 @@ class TestVerify:
         assert verify_log(log).first_bad_leaf == 3
 
     def test_a_deleted_last_entry_is_named(self, log):
-        log.execute(text("DELETE FROM audit_entries WHERE leaf_index = 10"))
-        assert verify_log(log).first_bad_leaf == 10
+        last = log_size(log) - 1
+        log.execute(text("DELETE FROM audit_entries WHERE leaf_index = :i"), {"i": last})
+        assert verify_log(log).first_bad_leaf == last
 
     def test_swapped_entries_are_named(self, log):
         log.execute(text("UPDATE audit_entries SET leaf_index = -1 WHERE leaf_index = 2"))
@@ -109,15 +115,16 @@ class TestVerify:
         assert verify_log(log).first_bad_leaf == 2
 
     def test_an_inserted_entry_is_named(self, log):
-        forged = b'{"leaf":11}'
+        size = log_size(log)
+        forged = b'{"leaf":%d}' % size
         log.execute(
             text(
                 "INSERT INTO audit_entries (leaf_index, entry_type, body, leaf_hash, appended_at) "
-                "VALUES (11, 'access', :b, :h, :t)"
+                "VALUES (:i, 'access', :b, :h, :t)"
             ),
-            {"b": forged, "h": leaf_hash(forged), "t": "2026-11-29 12:00:00"},
+            {"i": size, "b": forged, "h": leaf_hash(forged), "t": "2026-11-29 12:00:00"},
         )
-        assert verify_log(log).first_bad_leaf == 11
+        assert verify_log(log).first_bad_leaf == size
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -128,7 +135,7 @@ def test_property_any_single_edit_is_found_at_its_entry(session, registrar, batc
         for batch in batches:
             read(session, registrar, batch)
         assert verify_log(session).ok
-        size = sum(batches)
+        size = log_size(session)
         victim = data.draw(st.integers(0, size - 1))
         body = json.loads(
             session.execute(text("SELECT body FROM audit_entries WHERE leaf_index = :i"), {"i": victim}).scalar_one()
@@ -148,3 +155,41 @@ def test_property_any_single_edit_is_found_at_its_entry(session, registrar, batc
         assert (result.ok, result.first_bad_leaf) == (False, victim)
     finally:
         nested.rollback()
+
+
+class TestChanges:
+    def test_a_new_dictionary_version_is_logged(self, session):
+        from pathlib import Path
+
+        from carnet.registry.dictionary import parse_dictionary
+        from carnet.registry.service import install_dictionary
+
+        text_ = Path("src/carnet/registry/data/attributes.yaml").read_text(encoding="utf-8").replace(
+            "version: 1", "version: 2"
+        )  # fmt: skip
+        installed = install_dictionary(session, dictionary=parse_dictionary(text_), source="v2", now=NOW)
+        assert installed
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.leaf_index.desc()).limit(1)).one()
+        body = json.loads(last.body)
+        assert (last.entry_type, body["what"], body["details"]["version"]) == ("change", "attribute_dictionary", 2)
+        assert "monthly_income" in body["details"]["attributes"]
+        assert verify_log(session).ok
+
+    def test_an_account_is_logged_without_the_persons_id(self, session, registrar):
+        from carnet.access.service import account_details, create_user
+        from carnet.audit.service import record_change
+        from carnet.registry.schemas import PersonIn
+        from carnet.registry.service import create_person
+
+        person = create_person(
+            session, actor=registrar, today=NOW.date(), now=NOW,
+            data=PersonIn(given_names="Ana", family_names="Gil", date_of_birth="1990-01-01", region_code="VE-A"),
+        )  # fmt: skip
+        user = create_user(session, username="ana-gil", password="una clave larga", role="citizen",
+                           person_id=person["id"], now=NOW)  # fmt: skip
+        record_change(session, actor=registrar, what="account.create", details=account_details(user), now=NOW)
+        last = session.scalars(select(AuditEntry).order_by(AuditEntry.leaf_index.desc()).limit(1)).one()
+        body = json.loads(last.body)
+        assert body["details"] == {"user": str(user.id), "role": "citizen", "region": None, "office": None,
+                                   "linked_to_a_person": True}  # fmt: skip
+        assert str(person["id"]) not in last.body.decode() and person["id"].hex not in last.body.decode()

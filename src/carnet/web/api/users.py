@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from carnet.access import repository, service
 from carnet.access.policy import Permission, Purpose
+from carnet.access.service import account_details
+from carnet.audit.service import record_change
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
@@ -56,5 +58,8 @@ def list_users(actor: Actor = Depends(manage), session: Session = Depends(get_se
 
 @router.post("", response_model=UserOut, status_code=201)
 def create_user(data: UserIn, actor: Actor = Depends(manage), session: Session = Depends(get_session)) -> object:
-    """Create an account with one role."""
-    return service.create_user(session, **data.model_dump(), now=utcnow())
+    """Create an account with one role (logged in the audit log)."""
+    now = utcnow()
+    user = service.create_user(session, **data.model_dump(), now=now)
+    record_change(session, actor=actor, what="account.create", details=account_details(user), now=now)
+    return user
