@@ -23,24 +23,33 @@ def canonical_json(value: Any) -> bytes:
 
 def _check(value: Any) -> bool:
     """Refuse what has no canonical form; True when some key needs UTF-16 ordering."""
-    if isinstance(value, dict):
-        needs_utf16 = False
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValueError(f"object keys must be strings, not {type(key).__name__}")
-            needs_utf16 = needs_utf16 or any(ord(c) > 0xFFFF for c in key)
-            needs_utf16 = _check(item) or needs_utf16
-        return needs_utf16
-    if isinstance(value, list | tuple):
-        return any([_check(item) for item in value])
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
         return False
-    if isinstance(value, int):
+    if kind is int:
         if abs(value) > MAX_SAFE_INTEGER:
             raise ValueError(f"integer {value} is outside the range JSON numbers carry exactly")
         return False
+    if kind is dict:
+        needs_utf16 = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise ValueError(f"object keys must be strings, not {type(key).__name__}")
+            if not key.isascii() and any(ord(c) > 0xFFFF for c in key):
+                needs_utf16 = True
+            if _check(item):
+                needs_utf16 = True
+        return needs_utf16
+    if kind is list or kind is tuple:
+        needs_utf16 = False
+        for item in value:
+            if _check(item):
+                needs_utf16 = True
+        return needs_utf16
     if isinstance(value, float):
         raise ValueError("floats are not allowed in canonical entries; use integers or strings")
+    if isinstance(value, bool | int | str | dict | list | tuple):  # subclasses: take the careful path
+        return True
     raise ValueError(f"{type(value).__name__} has no canonical JSON form")
 
 
