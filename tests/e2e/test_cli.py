@@ -563,3 +563,21 @@ class TestAuditExport:
         (folder / "entries.jsonl").write_bytes(b"\n".join(lines[:2]) + b"\n")  # entries removed after signing
         assert "does not match" in json.loads(carnet("audit", "verify", "--export", folder, ok=False).output)["problem"]
         assert heads[0]["size"] > 2
+
+
+class TestAuditPersonLog:
+    def test_an_office_prints_who_looked_at_a_person(self, store):
+        carnet("seed", "--people", "30", "--seed", "4")
+        cedula = _any_cedula(store)
+        carnet("registry", "show", cedula)
+        log = json.loads(carnet("audit", "log", "--person", cedula, "--json").output)
+        actions = [(e["action"], e["bulk"]) for e in log["entries"]]
+        assert actions[0] == ("import", True)  # the seed import that included the person
+        assert ("read", False) in actions  # the `registry show` above
+        table = carnet("audit", "log", "--person", cedula).output
+        assert "included in a bulk import" in table
+
+
+def _any_cedula(data_dir: Path) -> str:
+    with sqlite3.connect(data_dir / "carnet.db") as conn:
+        return conn.execute("SELECT national_id FROM persons WHERE national_id IS NOT NULL LIMIT 1").fetchone()[0]

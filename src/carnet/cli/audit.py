@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import typer
+from rich.table import Table
 
 from carnet.audit import service
 from carnet.audit.export import check_export
@@ -130,3 +131,42 @@ def witness(key: Path = typer.Option(..., exists=True, dir_okay=False, help="the
         countersigned = service.witness_latest_head(session, key=signer, now=utcnow())
     typer.echo(json.dumps({"head": countersigned.head_id, "kid": countersigned.kid,
                            "signature": countersigned.signature.hex()}))  # fmt: skip
+
+
+@app.command("log")
+@handle_errors
+def person_log(
+    person: str = typer.Option(..., help="person id or cédula"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Who accessed a person's data (a data subject request at an office; the lookup is itself logged)."""
+    from carnet.cli.common import operator
+    from carnet.cli.registry import resolve_person
+    from carnet.registry import service as registry_service
+
+    settings()
+    with transaction() as session:
+        person_id = resolve_person(session, person)
+        log = registry_service.access_log(
+            session, actor=operator("data_subject_request"), person_id=person_id, now=utcnow()
+        )
+    if as_json:
+        typer.echo(json.dumps(log, default=str))
+        return
+    console.print(access_log_table(person_id, log))
+
+
+def access_log_table(person_id, log: dict) -> Table:  # type: ignore[no-untyped-def]
+    """A person's access log as a table: when, what, which office and role, why, and the proof."""
+    table = Table(title=t("Who looked at the data of person {id}", id=person_id))
+    for column in (t("When"), t("Action"), t("Office"), t("Role"), t("Purpose"), t("Proof")):
+        table.add_column(column)
+    for item in log["entries"]:
+        proof = t("{n} hashes", n=len(item["proof"])) if item["proof"] is not None else t("after the next head")
+        if item["sealed"]:
+            action = t("sealed until {date}", date=item["sealed_until"])
+        else:
+            action = t("included in a bulk import") if item["bulk"] else item["action"]
+        table.add_row(f"{item['at']:%Y-%m-%d %H:%M}", action, item["office"] or "", item["role"] or "",
+                      item["purpose"] or "", proof)  # fmt: skip
+    return table

@@ -272,8 +272,6 @@ def show_audit(demo_dir: Path, passphrase: str | None) -> None:
     """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
     import secrets
 
-    from rich.table import Table
-
     from carnet.audit.service import sign_head, verify_log
     from carnet.registry import repository as registry_repo
 
@@ -301,15 +299,7 @@ def show_audit(demo_dir: Path, passphrase: str | None) -> None:
         )
     console.print(t("Signed tree head: {n} entries, root {root}", n=f"{head.size:,}", root=head.root.hex()))
     console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
-    table = Table(title=t("Who looked at the data of person {id}", id=person_id))
-    for column in (t("When"), t("Action"), t("Office"), t("Role"), t("Purpose"), t("Proof")):
-        table.add_column(column)
-    for item in log["entries"]:
-        proof = t("{n} hashes", n=len(item["proof"])) if item["proof"] is not None else t("after the next head")
-        action = t("included in a bulk import") if item["bulk"] else item["action"]
-        table.add_row(f"{item['at']:%Y-%m-%d %H:%M}", action, item["office"] or "", item["role"], item["purpose"],
-                      proof)  # fmt: skip
-    console.print(table)
+    console.print(audit_cli.access_log_table(person_id, log))
 
 
 @app.command()

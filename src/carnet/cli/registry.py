@@ -101,7 +101,8 @@ def import_file(
         print_import(run)
 
 
-def _resolve_person(session, reference: str) -> uuid.UUID:
+def resolve_person(session, reference: str) -> uuid.UUID:
+    """A person id from an id or a cédula."""
     try:
         return uuid.UUID(reference)
     except ValueError:
@@ -124,7 +125,7 @@ def show(
     """Show one person's record (the read is recorded in their access log)."""
     settings()
     with transaction() as session:
-        person_id = _resolve_person(session, reference)
+        person_id = resolve_person(session, reference)
         view = service.get_person(session, actor=operator(purpose), person_id=person_id, now=utcnow())
         history = service.person_history(session, actor=operator(purpose), person_id=person_id, now=utcnow())
     if as_json:
