@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     port: int = 8000
     session_days: int = Field(default=1, description="lifetime of a web session cookie")
     import_batch_size: int = Field(default=10_000, ge=100, le=200_000)
+    head_interval_seconds: int = Field(
+        default=300, ge=0, description="how often the server signs a tree head when the log grew (0: never)"
+    )
     key_passphrase: str | None = Field(
         default=None, repr=False, description="encrypts the private signing keys stored in the database"
     )

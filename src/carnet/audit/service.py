@@ -246,6 +246,14 @@ def sign_head(session: Session, *, passphrase: str | None, now: datetime) -> Tre
     return head
 
 
+def sign_head_if_grown(session: Session, *, passphrase: str | None, now: datetime) -> TreeHead | None:
+    """Sign a new head when entries were appended since the last one (what the schedule runs)."""
+    latest = repo.latest_head(session)
+    if latest is not None and latest.size == repo.log_size(session):
+        return None
+    return sign_head(session, passphrase=passphrase, now=now)
+
+
 def head_is_signed(head: TreeHead, keys: dict[str, AuditKey]) -> bool:
     """Whether the head's signature is valid under the key it names."""
     key = keys.get(head.kid)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from carnet import __version__
+from carnet.audit.service import sign_head_if_grown
 from carnet.config import Settings, get_settings
-from carnet.db.session import make_engine, make_session_factory
+from carnet.db.session import make_engine, make_session_factory, unit_of_work
+from carnet.kit.clock import utcnow
 from carnet.kit.i18n import negotiate, set_language
 from carnet.web import errors
 from carnet.web.api import attributes, audit, auth, households, imports, me, persons, users
@@ -27,6 +32,7 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.resolved_database_url))
     app = FastAPI(
+        lifespan=_head_schedule(settings, session_factory),
         title="Carnet",
         version=__version__,
         summary="Social protection through one card, without becoming an instrument of control.",
@@ -69,6 +75,37 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     errors.install(app)
     _declare_permissions_in_openapi(app)
     return app
+
+
+def _head_schedule(settings: Settings, session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """While the server runs, sign a tree head every interval in which the audit log grew."""
+
+    def sign_once() -> None:
+        with unit_of_work(session_factory) as session:
+            head = sign_head_if_grown(session, passphrase=settings.key_passphrase, now=utcnow())
+        if head is not None:
+            log.info("signed tree head %s: %s entries", head.id, head.size)
+
+    async def run() -> None:
+        while True:
+            await asyncio.sleep(settings.head_interval_seconds)
+            try:
+                await run_in_threadpool(sign_once)
+            except Exception:  # keep serving; the next round tries again
+                log.exception("could not sign a tree head")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        task = None
+        if settings.head_interval_seconds and settings.key_passphrase:
+            task = asyncio.create_task(run())
+        elif settings.head_interval_seconds:
+            log.warning("CARNET_KEY_PASSPHRASE is not set: tree heads will not be signed on a schedule")
+        yield
+        if task is not None:
+            task.cancel()
+
+    return lifespan
 
 
 def _declare_permissions_in_openapi(app: FastAPI) -> None:

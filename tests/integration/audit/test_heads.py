@@ -119,3 +119,15 @@ class TestProofs:
         ):
             with pytest.raises(NotFound):
                 call()
+
+
+class TestSchedule:
+    def test_a_head_is_signed_only_when_the_log_grew(self, session, registrar):
+        from carnet.audit.service import sign_head_if_grown
+
+        read(session, registrar, 2)
+        first = sign_head_if_grown(session, passphrase=PASSPHRASE, now=NOW)
+        assert first is not None and first.size == log_size(session)
+        assert sign_head_if_grown(session, passphrase=PASSPHRASE, now=NOW) is None
+        read(session, registrar, 1)
+        assert sign_head_if_grown(session, passphrase=PASSPHRASE, now=NOW).size == first.size + 1
