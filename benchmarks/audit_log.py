@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from import_rate import drop_store, fresh_store, machine  # noqa: E402
+from import_rate import available_backends, drop_store, fresh_store, machine  # noqa: E402
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
@@ -107,12 +107,8 @@ def main() -> None:
     from carnet.db.session import make_engine, make_session_factory, unit_of_work
     from carnet.registry.schemas import PersonIn
     from carnet.registry.service import create_person
-    from conftest import postgres_reason
 
-    backends = args.backends.split(",")
-    if "postgresql" in backends and (reason := postgres_reason()):
-        print(f"PostgreSQL skipped: {reason}")
-        backends.remove("postgresql")
+    backends = available_backends(args.backends)
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="carnet-bench-") as tmp:
         for backend in backends:

@@ -47,6 +47,17 @@ def machine() -> str:
     )
 
 
+def available_backends(spec: str) -> list[str]:
+    """The backends asked for that can run here (saying why PostgreSQL is skipped when it is)."""
+    from conftest import postgres_reason
+
+    backends = spec.split(",")
+    if "postgresql" in backends and (reason := postgres_reason()):
+        print(f"PostgreSQL skipped: {reason}")
+        backends.remove("postgresql")
+    return backends
+
+
 def fresh_store(backend: str, folder: Path) -> str:
     """A migrated store with regions and the shipped dictionary; returns its URL."""
     from carnet.db.session import make_engine
@@ -162,12 +173,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
 
-    from conftest import postgres_reason
-
-    backends = args.backends.split(",")
-    if "postgresql" in backends and (reason := postgres_reason()):
-        print(f"PostgreSQL skipped: {reason}")
-        backends.remove("postgresql")
+    backends = available_backends(args.backends)
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="carnet-bench-") as tmp:
         folder = Path(tmp)
