@@ -16,11 +16,6 @@ def user_by_username(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).first()
 
 
-def get_user(session: Session, user_id: uuid.UUID) -> User | None:
-    """One user."""
-    return session.get(User, user_id)
-
-
 def list_users(session: Session) -> list[User]:
     """Every user, by username."""
     return list(session.scalars(select(User).order_by(User.username)))

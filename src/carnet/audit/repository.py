@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
@@ -75,11 +75,6 @@ def stream_entries(session: Session) -> Iterator[tuple[int, bytes, bytes]]:
     )
     for leaf_index, body, leaf_hash in rows:
         yield leaf_index, bytes(body), bytes(leaf_hash)
-
-
-def count_entries(session: Session) -> int:
-    """How many entry rows there are."""
-    return session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
 
 
 def log_key(session: Session) -> AuditKey | None:

@@ -47,11 +47,6 @@ def latest_dictionary_version(session: Session) -> AttributeDictionaryVersion | 
     ).first()
 
 
-def dictionary_version(session: Session, version: int) -> AttributeDictionaryVersion | None:
-    """One loaded dictionary version."""
-    return session.get(AttributeDictionaryVersion, version)
-
-
 def attribute_definitions(session: Session) -> dict[str, AttributeDefinition]:
     """Every attribute ever declared, retired ones included, by name."""
     return {d.name: d for d in session.scalars(select(AttributeDefinition))}
