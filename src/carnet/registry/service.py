@@ -151,6 +151,14 @@ def _read_fields(view: dict[str, Any]) -> list[str]:
     return [*PERSON_FIELDS, *(f"attributes.{name}" for name in view["attributes"])]
 
 
+def _person_in_scope(session: Session, actor: Actor, person_id: uuid.UUID) -> Person:
+    # Outside the actor's region a person is simply not found: nothing is read, nothing leaks.
+    person = repo.get_person(session, person_id, region_scope=actor.region_code)
+    if person is None:
+        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    return person
+
+
 def _check_household(session: Session, actor: Actor, household_id: uuid.UUID | None) -> Household | None:
     if household_id is None:
         return None
@@ -286,9 +294,7 @@ def _creation_fingerprint(draft, household: Household | None) -> str:
 
 def get_person(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     """One person's record, read for the actor's purpose (and recorded as such)."""
-    person = repo.get_person(session, person_id, region_scope=actor.region_code)
-    if person is None:
-        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    person = _person_in_scope(session, actor, person_id)
     view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
     record_access(
         session,
@@ -311,9 +317,7 @@ def get_own_record(session: Session, *, actor: Actor, now: datetime) -> dict[str
 
 def access_log(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> dict[str, Any]:
     """Everyone who accessed this person's data, with proofs; reading it is itself recorded."""
-    person = repo.get_person(session, person_id, region_scope=actor.region_code)
-    if person is None:
-        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    person = _person_in_scope(session, actor, person_id)
     # Bulk operations that included the person appear through their cohort (one entry per operation).
     cohorts = [f"import:{person.import_id}"] if person.import_id else []
     view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts, today=now.date())
@@ -381,9 +385,7 @@ def update_person(
     session: Session, *, actor: Actor, person_id: uuid.UUID, patch: PersonPatch, today: date, now: datetime
 ) -> dict[str, Any]:
     """Change some of a person's fields; the old and new values and the reason go to the history."""
-    person = repo.get_person(session, person_id, region_scope=actor.region_code)
-    if person is None:
-        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    person = _person_in_scope(session, actor, person_id)
     if patch.expected_version is not None and patch.expected_version != person.version:
         raise Conflict(
             f"person {person_id} is at version {person.version}, not {patch.expected_version}",
@@ -486,9 +488,7 @@ def update_person(
 
 def person_history(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> list:
     """Every change of a person's record, oldest first (reading it is recorded)."""
-    person = repo.get_person(session, person_id, region_scope=actor.region_code)
-    if person is None:
-        raise NotFound(f"person {person_id} not found", code="person_not_found")
+    person = _person_in_scope(session, actor, person_id)
     changes = repo.history_of(session, "person", person_id)
     if person.import_id is not None:
         changes.insert(0, _import_creation(session, person.import_id, person.id))
