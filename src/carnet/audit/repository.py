@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
@@ -14,17 +14,45 @@ from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogStat
 STATE = AuditLogState.__table__
 
 
+class _Driver:
+    """The raw database connection, for the statements every audited request runs (no per-call compiling)."""
+
+    def __init__(self, session: Session):
+        self.sqlite = session.get_bind().dialect.name == "sqlite"
+        self.raw = session.connection().connection.driver_connection
+        self.mark = "?" if self.sqlite else "%s"
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", self.mark)
+
+    def execute(self, statement: str, params: tuple) -> Any:
+        return self.raw.execute(self.sql(statement), params)
+
+    def executemany(self, statement: str, rows: list[tuple]) -> None:
+        if self.sqlite:
+            self.raw.executemany(statement, rows)
+        else:
+            with self.raw.cursor() as cursor:
+                cursor.executemany(self.sql(statement), rows)
+
+    def timestamp(self, value: Any) -> Any:
+        # What SQLAlchemy's UTCDateTime stores: naive UTC text on SQLite, timestamptz on PostgreSQL.
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if self.sqlite else value
+
+
 def reserve_leaves(session: Session, count: int) -> tuple[int, bytes]:
     """Take the next `count` leaf numbers: (the first, the frontier before them). Holds the append lock until commit."""
-    size, frontier = session.execute(
-        update(STATE).where(STATE.c.id == 1).values(size=STATE.c.size + count).returning(STATE.c.size, STATE.c.frontier)
-    ).one()
+    size, frontier = (
+        _Driver(session)
+        .execute("UPDATE audit_log_state SET size = size + ? WHERE id = 1 RETURNING size, frontier", (count,))
+        .fetchone()
+    )
     return size - count, bytes(frontier)
 
 
 def store_frontier(session: Session, frontier: bytes) -> None:
     """Keep the frontier of the tree as it is after this transaction's appends."""
-    session.execute(update(STATE).where(STATE.c.id == 1).values(frontier=frontier))
+    _Driver(session).execute("UPDATE audit_log_state SET frontier = ? WHERE id = 1", (frontier,))
 
 
 def log_size(session: Session) -> int:
@@ -41,29 +69,23 @@ def nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, 
 
 
 def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add leaves (this runs on every audited request: on SQLite straight through the driver)."""
-    if session.get_bind().dialect.name == "sqlite":
-        raw = session.connection().connection.driver_connection
-        raw.executemany(
-            "INSERT INTO audit_entries (leaf_index, entry_type, body, leaf_hash, access_seq, appended_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            [(r["leaf_index"], r["entry_type"], r["body"], r["leaf_hash"], r["access_seq"],
-              r["appended_at"].astimezone(UTC).replace(tzinfo=None).isoformat(" ")) for r in rows],
-        )  # fmt: skip
-        return
-    session.execute(insert(AuditEntry.__table__), list(rows))
+    """Add leaves (this runs on every audited request)."""
+    driver = _Driver(session)
+    driver.executemany(
+        "INSERT INTO audit_entries (leaf_index, entry_type, body, leaf_hash, access_seq, appended_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        [(r["leaf_index"], r["entry_type"], r["body"], r["leaf_hash"], r["access_seq"],
+          driver.timestamp(r["appended_at"])) for r in rows],
+    )  # fmt: skip
 
 
 def insert_nodes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add node hashes."""
-    if session.get_bind().dialect.name == "sqlite":
-        raw = session.connection().connection.driver_connection
-        raw.executemany(
+    if rows:
+        _Driver(session).executemany(
             "INSERT INTO audit_nodes (level, position, hash) VALUES (?, ?, ?)",
             [(r["level"], r["position"], r["hash"]) for r in rows],
         )
-        return
-    session.execute(insert(AuditNode.__table__), list(rows))
 
 
 def stream_entries(session: Session) -> Iterator[tuple[int, bytes, bytes]]:
