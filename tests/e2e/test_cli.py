@@ -581,3 +581,19 @@ class TestAuditPersonLog:
 def _any_cedula(data_dir: Path) -> str:
     with sqlite3.connect(data_dir / "carnet.db") as conn:
         return conn.execute("SELECT national_id FROM persons WHERE national_id IS NOT NULL LIMIT 1").fetchone()[0]
+
+
+class TestSealedRead:
+    def test_an_investigation_reads_under_seal_and_the_person_sees_only_that_it_happened(self, store):
+        carnet("seed", "--people", "30", "--seed", "4")
+        cedula = _any_cedula(store)
+        refused = carnet("registry", "show", cedula, "--sealed-until", "2099-01-01", ok=False)
+        assert refused.exit_code == 2 and "invalid_seal" in refused.output
+        carnet("registry", "show", cedula, "--purpose", "investigation", "--sealed-until", "2099-01-01",
+               "--order", "TSJ-2026-17")  # fmt: skip
+        log = json.loads(carnet("audit", "log", "--person", cedula, "--json").output)
+        sealed = [e for e in log["entries"] if e["sealed"]]
+        assert len(sealed) == 2  # the record and its history
+        assert all(e["purpose"] is None and e["office"] is None and "TSJ" not in e["entry"] for e in sealed)
+        assert "sealed until 2099-01-01" in carnet("audit", "log", "--person", cedula).output
+        assert json.loads(carnet("audit", "verify", "--json").output)["ok"]

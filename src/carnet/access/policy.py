@@ -44,6 +44,7 @@ class Purpose(StrEnum):
     DATA_SUBJECT_REQUEST = "data_subject_request"
     ACCOUNT_ADMINISTRATION = "account_administration"
     OVERSIGHT = "oversight"
+    INVESTIGATION = "investigation"
     NONE = "none"
 
 

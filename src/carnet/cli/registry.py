@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import typer
@@ -12,7 +14,7 @@ from rich.table import Table
 from carnet.access.policy import Purpose
 from carnet.cli.common import console, handle_errors, operator, progress_bar, settings, transaction
 from carnet.kit.clock import utcnow
-from carnet.kit.errors import NotFound
+from carnet.kit.errors import AppError, NotFound
 from carnet.kit.i18n import t
 from carnet.registry import service
 from carnet.registry.dictionary import parse_dictionary
@@ -120,14 +122,25 @@ def resolve_person(session, reference: str) -> uuid.UUID:
 def show(
     reference: str = typer.Argument(..., help="person id or cédula"),
     purpose: Purpose = typer.Option(Purpose.REGISTRATION, help="why you are reading this record (it is logged)"),
+    sealed_until: datetime | None = typer.Option(
+        None, formats=["%Y-%m-%d"], help="for an investigation: keep who read and why sealed until this date"
+    ),
+    order: str | None = typer.Option(None, help="the reference of the order that authorises the seal"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Show one person's record (the read is recorded in their access log)."""
+    """Show one person's record (the read is recorded in their access log, sealed for an investigation)."""
     settings()
+    seal = sealed_until.date() if sealed_until else None
+    actor = operator(purpose)
+    if seal is not None:
+        if purpose != Purpose.INVESTIGATION or not order:
+            raise AppError("only an investigation, under an order (--order), may seal its reads", code="invalid_seal")
+        actor = replace(actor, request_id=f"order:{order}"[:64])
     with transaction() as session:
         person_id = resolve_person(session, reference)
-        view = service.get_person(session, actor=operator(purpose), person_id=person_id, now=utcnow())
-        history = service.person_history(session, actor=operator(purpose), person_id=person_id, now=utcnow())
+        now = utcnow()
+        view = service.get_person(session, actor=actor, person_id=person_id, now=now, sealed_until=seal)
+        history = service.person_history(session, actor=actor, person_id=person_id, now=now, sealed_until=seal)
     if as_json:
         typer.echo(json.dumps(view, default=str, indent=2, ensure_ascii=False))
         return

@@ -292,8 +292,10 @@ def _creation_fingerprint(draft, household: Household | None) -> str:
     return draft.fingerprint
 
 
-def get_person(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """One person's record, read for the actor's purpose (and recorded as such)."""
+def get_person(
+    session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime, sealed_until: date | None = None
+) -> dict[str, Any]:
+    """One person's record, read for the actor's purpose (and recorded as such, sealed for an investigation)."""
     person = _person_in_scope(session, actor, person_id)
     view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
     record_access(
@@ -304,6 +306,7 @@ def get_person(session: Session, *, actor: Actor, person_id: uuid.UUID, now: dat
         subject_ids=[person.id],
         fields=_read_fields(view),
         now=now,
+        sealed_until=sealed_until,
     )
     return view
 
@@ -486,7 +489,9 @@ def update_person(
     return view
 
 
-def person_history(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> list:
+def person_history(
+    session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime, sealed_until: date | None = None
+) -> list:
     """Every change of a person's record, oldest first (reading it is recorded)."""
     person = _person_in_scope(session, actor, person_id)
     changes = repo.history_of(session, "person", person_id)
@@ -500,6 +505,7 @@ def person_history(session: Session, *, actor: Actor, person_id: uuid.UUID, now:
         subject_ids=[person_id],
         fields=["history"],
         now=now,
+        sealed_until=sealed_until,
     )
     return changes
 
