@@ -147,6 +147,11 @@ def _person_view(person: Person, attributes: list) -> dict[str, Any]:
     return view
 
 
+def _stored_view(session: Session, person: Person) -> dict[str, Any]:
+    """A person's fields and stored attribute values, as shown."""
+    return _person_view(person, repo.attributes_of(session, [person.id])[person.id])
+
+
 def _read_fields(view: dict[str, Any]) -> list[str]:
     return [*PERSON_FIELDS, *(f"attributes.{name}" for name in view["attributes"])]
 
@@ -297,7 +302,7 @@ def get_person(
 ) -> dict[str, Any]:
     """One person's record, read for the actor's purpose (and recorded as such, sealed for an investigation)."""
     person = _person_in_scope(session, actor, person_id)
-    view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
+    view = _stored_view(session, person)
     record_access(
         session,
         actor=actor,
@@ -399,8 +404,7 @@ def update_person(
     new_attributes = patch.attributes or {}
     for name in new_attributes:
         dictionary.get(name, where="attributes")
-    current_attrs = repo.attributes_of(session, [person.id])[person.id]
-    before = _person_view(person, current_attrs)
+    before = _stored_view(session, person)
     merged = {k: before[k] for k in CORE_COLUMNS if k in before} | {
         "date_of_birth": before["date_of_birth"].isoformat()
     }
@@ -485,8 +489,7 @@ def update_person(
         fields=sorted(changes),
         now=now,
     )
-    view = _person_view(person, repo.attributes_of(session, [person.id])[person.id])
-    return view
+    return _stored_view(session, person)
 
 
 def person_history(
