@@ -535,6 +535,19 @@ class TestAuditWitness:
         assert signed["head"] == head["id"] and signed["kid"] == made["kid"]
         assert json.loads(carnet("audit", "verify", "--json").output)["ok"]
 
+        # The log's key is rotated; a head someone was shown later is checked against what was witnessed.
+        rotated = json.loads(carnet("audit", "rotate-key").output)
+        assert rotated["retired"] == head["kid"] and rotated["kid"] != head["kid"]
+        shown = json.loads(carnet("audit", "head", "--sign").output)
+        (tmp_path / "shown.json").write_text(json.dumps(shown))
+        checked = json.loads(carnet("audit", "witness", "--key", made["private_key"], "--check",
+                                    tmp_path / "shown.json").output)  # fmt: skip
+        assert checked["consistent"] and checked["published"] and checked["checked_against"] == [head["id"]]
+        (tmp_path / "bad.json").write_text('{"size": 3}')
+        malformed = carnet("audit", "witness", "--key", made["private_key"], "--check", tmp_path / "bad.json", ok=False)
+        assert malformed.exit_code == 2 and "malformed_head" in malformed.output
+        assert json.loads(carnet("audit", "verify", "--json").output)["ok"]
+
 
 class TestAuditExport:
     def test_an_export_verifies_on_its_own_and_names_a_tampered_entry(self, store, monkeypatch, tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import uuid
+from datetime import timedelta
 
 from carnet.audit.entries import subject_commitment
 from carnet.audit.merkle import leaf_hash, verify_inclusion
@@ -71,3 +72,54 @@ def test_an_office_reads_it_for_a_data_subject_request(client, session, make_use
     assert client.get(f"/api/v1/persons/{uuid.uuid4()}/access-log", headers=office).status_code == 404
     admin = bearer(make_user("admin"))
     assert client.get(f"/api/v1/persons/{person['id']}/access-log", headers=admin).status_code == 403
+
+
+class TestInvestigation:
+    def test_sealed_reads_show_to_the_person_as_sealed_until_the_date(self, client, make_user, make_person):
+        person = make_person()
+        auditor = bearer(make_user("auditor"))
+        until = (utcnow().date() + timedelta(days=90)).isoformat()
+        response = client.get(
+            f"/api/v1/persons/{person['id']}/investigation",
+            params={"order": "TSJ-2026-114", "sealed_until": until},
+            headers=auditor,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["person"]["id"] == str(person["id"]) and body["order"] == "TSJ-2026-114"
+        assert body["history"][0]["operation"] == "create"
+        citizen = bearer(make_user("citizen", person_id=person["id"]))
+        entries = client.get("/api/v1/me/access-log", headers=citizen).json()["entries"]
+        sealed = [e for e in entries if e["sealed"]]
+        # The record and its history were read: two sealed entries, counted, their who and why withheld.
+        assert len(sealed) == 2
+        assert all(e["sealed_until"] == until and e["role"] is None and e["purpose"] is None for e in sealed)
+        assert all("TSJ-2026-114" not in e["entry"] and "auditor" not in e["entry"] for e in sealed)
+
+    def test_an_open_investigation_names_its_order_to_the_person(self, client, make_user, make_person):
+        person = make_person()
+        auditor = bearer(make_user("auditor"))
+        url = f"/api/v1/persons/{person['id']}/investigation"
+        assert client.get(url, params={"order": "INSP-7"}, headers=auditor).status_code == 200
+        citizen = bearer(make_user("citizen", person_id=person["id"]))
+        last = client.get("/api/v1/me/access-log", headers=citizen).json()["entries"][-1]
+        assert (last["sealed"], last["purpose"], last["role"]) == (False, "investigation", "auditor")
+
+    def test_only_the_oversight_body_investigates_and_only_under_an_order(self, client, make_user, make_person):
+        person = make_person()
+        url = f"/api/v1/persons/{person['id']}/investigation"
+        registrar = bearer(make_user("registrar"))
+        assert client.get(url, params={"order": "X-1"}, headers=registrar).status_code == 403
+        auditor = bearer(make_user("auditor"))
+        missing = client.get(url, headers=auditor)
+        assert missing.status_code == 422
+        blank = client.get(url, params={"order": "   "}, headers=auditor)
+        assert blank.status_code == 422 and blank.json()["errors"][0]["field"] == "order"
+        past = client.get(url, params={"order": "X-1", "sealed_until": "2020-01-01"}, headers=auditor)
+        assert past.status_code == 400 and past.json()["code"] == "invalid_seal"
+        assert (
+            client.get(
+                f"/api/v1/persons/{uuid.uuid4()}/investigation", params={"order": "X"}, headers=auditor
+            ).status_code
+            == 404
+        )

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     SELF_READ = "self:read"
     ACCESS_LOG_READ = "access_log:read"
     AUDIT_READ = "audit:read"
+    PERSONS_INVESTIGATE = "persons:investigate"
 
 
 class Purpose(StrEnum):
@@ -66,7 +67,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.PROGRAM_OFFICER: frozenset({Permission.ATTRIBUTES_READ}),
     Role.AGENT: frozenset(),
-    Role.AUDITOR: frozenset({Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ, Permission.AUDIT_READ}),
+    # The oversight body investigates under a court or inspection order; its reads are logged, sealable.
+    Role.AUDITOR: frozenset(
+        {Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ, Permission.AUDIT_READ, Permission.PERSONS_INVESTIGATE}
+    ),
     Role.MERCHANT: frozenset(),
     Role.CITIZEN: frozenset({Permission.SELF_READ}),
 }

@@ -154,3 +154,14 @@ def last_witnessed_head(session: Session, kid: str) -> TreeHead | None:
 def witnesses(session: Session) -> list[HeadWitness]:
     """Every countersignature."""
     return list(session.scalars(select(HeadWitness)))
+
+
+def witnessed_heads(session: Session, kid: str) -> list[tuple[TreeHead, HeadWitness]]:
+    """Every head a witness countersigned, with the countersignature, oldest first."""
+    rows = session.execute(
+        select(TreeHead, HeadWitness)
+        .join(HeadWitness, HeadWitness.head_id == TreeHead.id)
+        .where(HeadWitness.kid == kid)
+        .order_by(TreeHead.id)
+    )
+    return [(head, countersignature) for head, countersignature in rows]

@@ -246,6 +246,99 @@ def sign_head(session: Session, *, passphrase: str | None, now: datetime) -> Tre
     return head
 
 
+def rotate_log_key(
+    session: Session, *, passphrase: str | None, actor: Actor, now: datetime
+) -> tuple[str | None, TreeHead]:
+    """Retire the log's key and sign with a new one; returns (the retired kid, the first head under the new key).
+
+    The old key signs a last head first and stays published, so every head it signed keeps verifying;
+    the rotation itself is an entry in the log, covered by the new key's first head.
+    """
+    old = repo.log_key(session)
+    if old is not None:
+        sign_head(session, passphrase=passphrase, now=now)  # proves the passphrase before anything changes
+        old.retired_at = now
+    key = signing.generate()
+    session.add(AuditKey(kid=key.kid, role="log", holder="carnet", public_key=key.public_raw,
+                         private_pem=signing.encrypt(key, passphrase), created_at=now))  # fmt: skip
+    session.flush()
+    record_change(session, actor=actor, what="audit.log_key_rotated",
+                  details={"retired": old.kid if old else None, "new": key.kid}, now=now)  # fmt: skip
+    return (old.kid if old else None), sign_head(session, passphrase=passphrase, now=now)
+
+
+@dataclass(frozen=True)
+class PresentedHead:
+    """A signed tree head as someone was shown it (by the portal, an export, a court file)."""
+
+    size: int
+    root: bytes
+    signed_at: datetime
+    kid: str
+    signature: bytes
+
+    @classmethod
+    def parse(cls, data: Any) -> PresentedHead:
+        """Read a head from its JSON form; a malformed head is a clear error, never a crash."""
+        try:
+            head = cls(
+                size=int(data["size"]),
+                root=bytes.fromhex(data["root"]),
+                signed_at=datetime.fromisoformat(data["signed_at"]),
+                kid=str(data["kid"]),
+                signature=bytes.fromhex(data["signature"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AppError(f"not a signed tree head: {exc}", code="malformed_head") from None
+        if head.size < 0 or len(head.root) != 32 or len(head.signature) != 64 or head.signed_at.tzinfo is None:
+            raise AppError("not a signed tree head: size, root, signature or time out of range", code="malformed_head")
+        return head
+
+
+def check_presented_head(session: Session, *, head: PresentedHead, witness: signing.SigningKey) -> dict[str, Any]:
+    """As a witness: is a head you never saw consistent with every head you countersigned? Names a split view.
+
+    Two validly signed heads that no consistency proof can join are the evidence that the log showed
+    different histories to different people; the answer carries both.
+    """
+    keys = repo.keys_by_kid(session)
+    log_key = keys.get(head.kid)
+    if log_key is None or log_key.role != "log":
+        raise AppError(f"the head names key {head.kid}, which is not a log key", code="unknown_log_key", status=409)
+    message = audit_entries.tree_head_message(size=head.size, root=head.root, signed_at=head.signed_at, kid=head.kid)
+    if not signing.verify(log_key.public_key, message, head.signature):
+        raise AppError("the head's signature does not verify under the log's key", code="bad_head_signature",
+                       status=409)  # fmt: skip
+    checked, conflicts = [], []
+    for witnessed, countersignature in repo.witnessed_heads(session, witness.kid):
+        signed = audit_entries.tree_head_message(
+            size=witnessed.size, root=witnessed.root, signed_at=witnessed.signed_at, kid=witnessed.kid
+        )
+        # Only heads carrying our own countersignature count: the log cannot forge what we saw.
+        if not signing.verify(witness.public_raw, signed, countersignature.signature):
+            continue
+        checked.append(witnessed.id)
+        if not _heads_consistent(session, witnessed.size, witnessed.root, head.size, head.root):
+            conflicts.append({"id": witnessed.id, "size": witnessed.size, "root": witnessed.root.hex(),
+                              "signed_at": witnessed.signed_at.isoformat(), "kid": witnessed.kid,
+                              "signature": witnessed.signature.hex()})  # fmt: skip
+    published = any(h.size == head.size and h.root == head.root for h in repo.heads(session))
+    return {"consistent": not conflicts, "checked_against": checked, "published": published, "conflicts": conflicts}
+
+
+def _heads_consistent(session: Session, size_a: int, root_a: bytes, size_b: int, root_b: bytes) -> bool:
+    (small, small_root), (large, large_root) = sorted([(size_a, root_a), (size_b, root_b)])
+    if small == large:
+        return small_root == large_root
+    if small == 0:
+        return True
+    try:
+        proof = consistency_proof_for(session, first=small, second=large)
+    except NotFound:  # the log does not hold the larger tree at all
+        return False
+    return verify_consistency(small, large, small_root, large_root, proof)
+
+
 def sign_head_if_grown(session: Session, *, passphrase: str | None, now: datetime) -> TreeHead | None:
     """Sign a new head when entries were appended since the last one (what the schedule runs)."""
     latest = repo.latest_head(session)
@@ -450,15 +543,10 @@ def witness_latest_head(session: Session, *, key: signing.SigningKey, now: datet
     if previous is not None:
         if previous.id == head.id:
             raise Conflict(f"tree head {head.id} is already witnessed by {key.kid}", code="already_witnessed")
-        if head.size < previous.size:
-            consistent = False
-        elif previous.size == 0:
-            consistent = True
-        elif previous.size == head.size:
-            consistent = previous.root == head.root
-        else:
-            proof = consistency_proof_for(session, first=previous.size, second=head.size)
-            consistent = verify_consistency(previous.size, head.size, previous.root, head.root, proof)
+        # A log never shrinks; a larger head must extend the one witnessed.
+        consistent = head.size >= previous.size and _heads_consistent(
+            session, previous.size, previous.root, head.size, head.root
+        )
         if not consistent:
             raise AppError(
                 f"tree head {head.id} is not consistent with tree head {previous.id}, which you witnessed",

@@ -11,9 +11,10 @@ from rich.table import Table
 
 from carnet.audit import service
 from carnet.audit.export import check_export
-from carnet.cli.common import console, err_console, handle_errors, settings, transaction
+from carnet.cli.common import console, err_console, handle_errors, operator, settings, transaction
 from carnet.kit import signing
 from carnet.kit.clock import utcnow
+from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
@@ -123,14 +124,47 @@ def add_witness_key(
 
 @app.command("witness")
 @handle_errors
-def witness(key: Path = typer.Option(..., exists=True, dir_okay=False, help="the witness's private key")) -> None:
-    """As an oversight body: check the newest tree head against the last one you witnessed, then countersign it."""
+def witness(
+    key: Path = typer.Option(..., exists=True, dir_okay=False, help="the witness's private key"),
+    check: Path | None = typer.Option(
+        None, exists=True, dir_okay=False, help="a signed head someone was shown (JSON): check it, do not countersign"
+    ),
+) -> None:
+    """As an oversight body: countersign the newest head after checking it extends the last one you witnessed.
+
+    With --check, a head you never saw is checked against every head you countersigned; exit 1 on a split view.
+    """
     settings()
     signer = signing.decrypt(key.read_bytes(), os.environ.get("CARNET_WITNESS_PASSPHRASE"))
+    if check is not None:
+        try:
+            presented = service.PresentedHead.parse(json.loads(check.read_text("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise AppError(f"{check}: not a signed tree head: {exc}", code="malformed_head") from None
+        with transaction() as session:
+            verdict = service.check_presented_head(session, head=presented, witness=signer)
+        typer.echo(json.dumps(verdict))
+        if not verdict["consistent"]:
+            err_console.print(t("Split view: this head contradicts {n} head(s) you countersigned",
+                                n=len(verdict["conflicts"])))  # fmt: skip
+            raise typer.Exit(1)
+        return
     with transaction() as session:
         countersigned = service.witness_latest_head(session, key=signer, now=utcnow())
     typer.echo(json.dumps({"head": countersigned.head_id, "kid": countersigned.kid,
                            "signature": countersigned.signature.hex()}))  # fmt: skip
+
+
+@app.command("rotate-key")
+@handle_errors
+def rotate_key() -> None:
+    """Retire the log's signing key and sign with a new one (the old key's heads keep verifying)."""
+    config = settings()
+    with transaction() as session:
+        retired, signed = service.rotate_log_key(
+            session, passphrase=config.key_passphrase, actor=operator("oversight"), now=utcnow()
+        )
+    typer.echo(json.dumps({"retired": retired, "kid": signed.kid, "head": signed.id, "size": signed.size}))
 
 
 @app.command("log")
@@ -140,7 +174,6 @@ def person_log(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Who accessed a person's data (a data subject request at an office; the lookup is itself logged)."""
-    from carnet.cli.common import operator
     from carnet.cli.registry import resolve_person
     from carnet.registry import service as registry_service
 

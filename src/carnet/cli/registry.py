@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -132,15 +131,19 @@ def show(
     settings()
     seal = sealed_until.date() if sealed_until else None
     actor = operator(purpose)
-    if seal is not None:
-        if purpose != Purpose.INVESTIGATION or not order:
-            raise AppError("only an investigation, under an order (--order), may seal its reads", code="invalid_seal")
-        actor = replace(actor, request_id=f"order:{order}"[:64])
+    if (seal is not None or order) and purpose != Purpose.INVESTIGATION:
+        raise AppError("only an investigation, under an order (--order), may seal its reads", code="invalid_seal")
     with transaction() as session:
         person_id = resolve_person(session, reference)
         now = utcnow()
-        view = service.get_person(session, actor=actor, person_id=person_id, now=now, sealed_until=seal)
-        history = service.person_history(session, actor=actor, person_id=person_id, now=now, sealed_until=seal)
+        if purpose == Purpose.INVESTIGATION:
+            found = service.investigate_person(
+                session, actor=actor, person_id=person_id, order=order or "", sealed_until=seal, now=now
+            )
+            view, history = found["person"], found["history"]
+        else:
+            view = service.get_person(session, actor=actor, person_id=person_id, now=now)
+            history = service.person_history(session, actor=actor, person_id=person_id, now=now)
     if as_json:
         typer.echo(json.dumps(view, default=str, indent=2, ensure_ascii=False))
         return

@@ -88,6 +88,15 @@ class ChangeOut(BaseModel):
     changed_at: datetime
 
 
+class InvestigationOut(BaseModel):
+    """A record read for an investigation, with its history and the order that authorised the reads."""
+
+    person: PersonOut
+    history: list[ChangeOut]
+    order: str
+    sealed_until: date | None
+
+
 class HouseholdIn(BaseModel):
     """A new household."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from carnet.audit.service import access_log_for, record_access, record_change
 from carnet.kit.actor import Actor, system_actor
-from carnet.kit.errors import Conflict, FieldError, NotFound, ValidationFailed
+from carnet.kit.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
 from carnet.registry import repository as repo
 from carnet.registry.dictionary import AttributeDictionary, check_dictionary
@@ -314,6 +315,25 @@ def get_person(
         sealed_until=sealed_until,
     )
     return view
+
+
+def investigate_person(
+    session: Session, *, actor: Actor, person_id: uuid.UUID, order: str, sealed_until: date | None, now: datetime
+) -> dict[str, Any]:
+    """A person's record and history read for a lawful investigation under `order`, the reads sealed if asked."""
+    if actor.purpose != "investigation":
+        raise AppError("only an investigation may seal its reads", code="invalid_seal")
+    order = order.strip()
+    if not order or len(order) > 58:
+        raise ValidationFailed(
+            "an investigation names the order that authorises it",
+            [FieldError("order", "order_required", "give the order's reference (1 to 58 characters)")],
+        )
+    # The order's reference travels as the request id: sealed with the access, shown when the seal ends.
+    actor = replace(actor, request_id=f"order:{order}")
+    view = get_person(session, actor=actor, person_id=person_id, now=now, sealed_until=sealed_until)
+    history = person_history(session, actor=actor, person_id=person_id, now=now, sealed_until=sealed_until)
+    return {"person": view, "history": history, "order": order, "sealed_until": sealed_until}
 
 
 def get_own_record(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]:

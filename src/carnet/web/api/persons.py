@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -11,7 +12,7 @@ from carnet.access.policy import Permission, Purpose
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.registry import service
-from carnet.registry.schemas import AccessLogOut, ChangeOut, Page, PersonIn, PersonOut, PersonPatch
+from carnet.registry.schemas import AccessLogOut, ChangeOut, InvestigationOut, Page, PersonIn, PersonOut, PersonPatch
 from carnet.web.api.pagination import MAX_PAGE_SIZE, make_cursor, parse_cursor
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 
@@ -85,3 +86,20 @@ def person_access_log(
 ) -> dict:
     """The person's access log, for answering their request at an office."""
     return service.access_log(session, actor=actor, person_id=person_id, now=utcnow())
+
+
+investigate = requires(Permission.PERSONS_INVESTIGATE, Purpose.INVESTIGATION)
+
+
+@router.get("/{person_id}/investigation", response_model=InvestigationOut)
+def investigate_person(
+    person_id: uuid.UUID,
+    order: str = Query(..., max_length=58, description="the reference of the order that authorises the reads"),
+    sealed_until: date | None = Query(default=None, description="keep who read and why sealed until this date"),
+    actor: Actor = Depends(investigate),
+    session: Session = Depends(get_session),
+) -> dict:
+    """A record and its history read for a lawful investigation; the person sees the reads, sealed if ordered."""
+    return service.investigate_person(
+        session, actor=actor, person_id=person_id, order=order, sealed_until=sealed_until, now=utcnow()
+    )
