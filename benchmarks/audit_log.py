@@ -95,6 +95,30 @@ def read_times(factory, person_id, rounds: int) -> float:
     return statistics.median(samples)
 
 
+def request_times(factory, person_id, rounds: int) -> float:
+    """Median seconds of one GET /api/v1/persons/{id} through the whole app (auth, JSON), log entry included."""
+    from fastapi.testclient import TestClient
+
+    from carnet.access.service import create_user, issue_api_token
+    from carnet.config import Settings
+    from carnet.db.session import unit_of_work
+    from carnet.web.app import create_app
+
+    with unit_of_work(factory) as session:
+        user = create_user(session, username=f"bench-{time.time_ns()}", password="una clave larga 123",
+                           role="registrar", office="Oficina 1", now=NOW)  # fmt: skip
+        _, token = issue_api_token(session, user=user, name="bench", now=NOW)
+    samples = []
+    with TestClient(create_app(Settings(), session_factory=factory)) as client:
+        headers = {"Authorization": f"Bearer {token}"}
+        for _ in range(rounds):
+            start = time.perf_counter()
+            response = client.get(f"/api/v1/persons/{person_id}", headers=headers)
+            samples.append(time.perf_counter() - start)
+            assert response.status_code == 200, response.text
+    return statistics.median(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=1_000_000, help="log size for proofs and verification")
@@ -133,6 +157,11 @@ def main() -> None:
             no_log = without_log(partial(read_times, factory, person["id"], 300))
             overhead = 100 * (with_log / no_log - 1)
             print(f"{backend}: person read median {with_log * 1e3:.2f} ms with its log entry, "
+                  f"{no_log * 1e3:.2f} ms without: overhead {overhead:.1f} %", flush=True)  # fmt: skip
+            with_log = request_times(factory, person["id"], 300)
+            no_log = without_log(partial(request_times, factory, person["id"], 300))
+            overhead = 100 * (with_log / no_log - 1)
+            print(f"{backend}: GET /api/v1/persons/{{id}} median {with_log * 1e3:.2f} ms with its log entry, "
                   f"{no_log * 1e3:.2f} ms without: overhead {overhead:.1f} %", flush=True)  # fmt: skip
 
             with unit_of_work(factory) as session:
