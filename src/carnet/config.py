@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     head_interval_seconds: int = Field(
         default=300, ge=0, description="how often the server signs a tree head when the log grew (0: never)"
     )
+    card_issuer: str = Field(default="carnet", max_length=64, description="the issuer named in every card")
+    card_validity_days: int = Field(default=1826, ge=1, le=3660, description="how long a new card is valid")
+    status_list_capacity: int = Field(
+        default=1 << 20, ge=1024, le=1 << 24, description="indexes per revocation status list"
+    )
+    status_list_ttl_seconds: int = Field(
+        default=3 * 86400, ge=60, description="how long a point may rely on a status list it fetched"
+    )
+    pin_hash_memory_kib: int = Field(default=256, ge=64, description="Argon2id memory for card PIN hashes")
     key_passphrase: str | None = Field(
         default=None, repr=False, description="encrypts the private signing keys stored in the database"
     )

@@ -33,6 +33,11 @@ def insert_regions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     session.execute(insert(Region), ordered)
 
 
+def region_exists(session: Session, code: str) -> bool:
+    """Whether a region (state or municipality) code is loaded."""
+    return session.get(Region, code) is not None
+
+
 def all_regions(session: Session) -> list[dict[str, Any]]:
     """Every region as a mapping."""
     rows = session.execute(select(Region.code, Region.name, Region.level, Region.parent_code, Region.population))
