@@ -25,6 +25,10 @@ PUBLIC = {
     ("GET", "/api/v1/audit/keys"),
     ("GET", "/api/v1/audit/proofs/inclusion"),
     ("GET", "/api/v1/audit/proofs/consistency"),
+    # Cards are checked offline by anyone: the issuer keys and the revocation lists are published.
+    ("GET", "/.well-known/carnet/issuer-keys"),
+    ("GET", "/.well-known/carnet/jwks.json"),
+    ("GET", "/api/v1/status-lists/{list_id}"),
 }
 # Served by the app outside the API modules, carrying no personal data.
 INFRASTRUCTURE = {("GET", "/healthz"), ("GET", "/")}

@@ -35,6 +35,8 @@ class Permission(StrEnum):
     ACCESS_LOG_READ = "access_log:read"
     AUDIT_READ = "audit:read"
     PERSONS_INVESTIGATE = "persons:investigate"
+    CARDS_ISSUE = "cards:issue"
+    CARDS_VERIFY = "cards:verify"
 
 
 class Purpose(StrEnum):
@@ -63,10 +65,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ATTRIBUTES_READ,
             # Registration offices answer people's requests to see who accessed their data.
             Permission.ACCESS_LOG_READ,
+            Permission.CARDS_ISSUE,
+            Permission.CARDS_VERIFY,
         }
     ),
     Role.PROGRAM_OFFICER: frozenset({Permission.ATTRIBUTES_READ}),
-    Role.AGENT: frozenset(),
+    Role.AGENT: frozenset({Permission.CARDS_VERIFY}),
     # The oversight body investigates under a court or inspection order; its reads are logged, sealable.
     Role.AUDITOR: frozenset(
         {Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ, Permission.AUDIT_READ, Permission.PERSONS_INVESTIGATE}

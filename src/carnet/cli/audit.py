@@ -12,6 +12,7 @@ from rich.table import Table
 from carnet.audit import service
 from carnet.audit.export import check_export
 from carnet.cli.common import console, err_console, handle_errors, operator, settings, transaction
+from carnet.credentials.service import card_cohorts
 from carnet.kit import signing
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError
@@ -181,8 +182,9 @@ def person_log(
     with transaction() as session:
         person_id = resolve_person(session, person)
         log = registry_service.access_log(
-            session, actor=operator("data_subject_request"), person_id=person_id, now=utcnow()
-        )
+            session, actor=operator("data_subject_request"), person_id=person_id, now=utcnow(),
+            cohorts=card_cohorts(session, person_id),
+        )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(log, default=str))
         return
@@ -199,7 +201,13 @@ def access_log_table(person_id, log: dict) -> Table:  # type: ignore[no-untyped-
         if item["sealed"]:
             action = t("sealed until {date}", date=item["sealed_until"])
         else:
-            action = t("included in a bulk import") if item["bulk"] else item["action"]
+            action = _bulk_action(item["cohort"]) if item["bulk"] else item["action"]
         table.add_row(f"{item['at']:%Y-%m-%d %H:%M}", action, item["office"] or "", item["role"] or "",
                       item["purpose"] or "", proof)  # fmt: skip
     return table
+
+
+def _bulk_action(cohort: str | None) -> str:
+    if cohort and cohort.startswith("cards:"):
+        return t("included in a card issue run")
+    return t("included in a bulk import")

@@ -84,9 +84,10 @@ def persons_without_card(
     return list(session.scalars(query))
 
 
-def count_persons(session: Session, *, region_code: str | None) -> int:
-    """How many persons a scope holds (for the progress bar)."""
-    query = select(func.count()).select_from(Person)
+def count_persons_without_card(session: Session, *, region_code: str | None) -> int:
+    """How many persons of a scope hold no active card (for the progress bar)."""
+    active = select(Card.id).where(Card.person_id == Person.id, Card.status == "active").exists()
+    query = select(func.count()).select_from(Person).where(~active)
     if region_code is not None:
         query = query.where(or_(Person.region_code == region_code, Person.municipality_code == region_code))
     return session.scalar(query) or 0
@@ -121,6 +122,11 @@ def revoke(session: Session, card_id: uuid.UUID, *, reason: str, now: datetime) 
         .values(status="revoked", revoked_at=now, revocation_reason=reason)
     )
     return result.rowcount == 1
+
+
+def cards_of_run(session: Session, run_id: uuid.UUID, limit: int = 2) -> list[Card]:
+    """Cards made by an issue run (at most `limit`)."""
+    return list(session.scalars(select(Card).where(Card.issue_run_id == run_id).limit(limit)))
 
 
 def issue_run(session: Session, run_id: uuid.UUID) -> CardIssueRun | None:

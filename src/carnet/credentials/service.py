@@ -43,6 +43,17 @@ class CardPolicy:
     pin_memory_kib: int = 256
 
 
+def policy_from(settings: Any) -> CardPolicy:
+    """The card policy of a Settings object."""
+    return CardPolicy(
+        issuer=settings.card_issuer,
+        validity_days=settings.card_validity_days,
+        list_capacity=settings.status_list_capacity,
+        list_ttl_seconds=settings.status_list_ttl_seconds,
+        pin_memory_kib=settings.pin_hash_memory_kib,
+    )
+
+
 @dataclass(frozen=True)
 class IssueScope:
     """Whom to issue cards to: everyone, one region, or one person (optionally replacing a card)."""
@@ -226,6 +237,13 @@ def issue_cards(
     return run
 
 
+def count_to_issue(session: Session, *, scope: IssueScope) -> int:
+    """How many persons of a scope would get a card now."""
+    if scope.person_id is not None:
+        return 0 if repo.active_card_of(session, scope.person_id) else 1
+    return repo.count_persons_without_card(session, region_code=scope.region_code)
+
+
 def _issue_in_workers(jobs: Iterator, store: Callable, key: signing.SigningKey, workers: int) -> None:
     # Signing and PIN hashing are the CPU work; the database is written here while workers sign the next
     # batches. At most workers + 1 batches are in flight, so memory stays flat for any population.
@@ -325,6 +343,22 @@ def revoke_card(session: Session, *, actor: Actor, card_id: uuid.UUID, reason: s
     record_access(session, actor=actor, action="update", subject_type="person", subject_ids=[card.person_id],
                   fields=["card_status"], now=now)  # fmt: skip
     return card
+
+
+def issued_card(session: Session, *, run_id: uuid.UUID) -> Card:
+    """The card an issue run for one person made."""
+    found = repo.cards_of_run(session, run_id)
+    if len(found) != 1:
+        raise NotFound(f"issue run {run_id} made {len(found)} cards, not one", code="card_not_found")
+    return found[0]
+
+
+def card_credential(session: Session, *, card_id: uuid.UUID) -> str:
+    """A card's QR text (it holds nothing personal: reading it is not a read of the person)."""
+    found = repo.card(session, card_id)
+    if found is None:
+        raise NotFound(f"card {card_number(card_id)} not found", code="card_not_found")
+    return found.credential
 
 
 def _card_in_scope(session: Session, actor: Actor, card_id: uuid.UUID) -> Card:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -343,11 +344,16 @@ def get_own_record(session: Session, *, actor: Actor, now: datetime) -> dict[str
     return get_person(session, actor=actor, person_id=actor.person_id, now=now)
 
 
-def access_log(session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime) -> dict[str, Any]:
-    """Everyone who accessed this person's data, with proofs; reading it is itself recorded."""
+def access_log(
+    session: Session, *, actor: Actor, person_id: uuid.UUID, now: datetime, cohorts: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Everyone who accessed this person's data, with proofs; reading it is itself recorded.
+
+    `cohorts` names the bulk operations of other domains that included the person (a card issue run).
+    """
     person = _person_in_scope(session, actor, person_id)
     # Bulk operations that included the person appear through their cohort (one entry per operation).
-    cohorts = [f"import:{person.import_id}"] if person.import_id else []
+    cohorts = [*([f"import:{person.import_id}"] if person.import_id else []), *cohorts]
     view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts, today=now.date())
     record_access(
         session, actor=actor, action="read", subject_type="person", subject_ids=[person.id], fields=["access_log"],
@@ -356,11 +362,11 @@ def access_log(session: Session, *, actor: Actor, person_id: uuid.UUID, now: dat
     return view
 
 
-def own_access_log(session: Session, *, actor: Actor, now: datetime) -> dict[str, Any]:
+def own_access_log(session: Session, *, actor: Actor, now: datetime, cohorts: Sequence[str] = ()) -> dict[str, Any]:
     """The citizen's own access log."""
     if actor.person_id is None:
         raise NotFound("this account is not linked to a registry record", code="no_linked_record")
-    return access_log(session, actor=actor, person_id=actor.person_id, now=now)
+    return access_log(session, actor=actor, person_id=actor.person_id, now=now, cohorts=cohorts)
 
 
 def search_persons(

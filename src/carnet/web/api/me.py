@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
+from carnet.credentials.service import card_cohorts
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.registry import service
@@ -25,4 +26,5 @@ def my_record(actor: Actor = Depends(own), session: Session = Depends(get_sessio
 @router.get("/access-log", response_model=AccessLogOut)
 def my_access_log(actor: Actor = Depends(own), session: Session = Depends(get_session)) -> dict:
     """Who looked at my data, when, from which office and why, each with its proof in the audit log."""
-    return service.own_access_log(session, actor=actor, now=utcnow())
+    cohorts = card_cohorts(session, actor.person_id) if actor.person_id else []
+    return service.own_access_log(session, actor=actor, now=utcnow(), cohorts=cohorts)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
+from carnet.credentials.service import card_cohorts
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.registry import service
@@ -85,7 +86,8 @@ def person_access_log(
     person_id: uuid.UUID, actor: Actor = Depends(access_log), session: Session = Depends(get_session)
 ) -> dict:
     """The person's access log, for answering their request at an office."""
-    return service.access_log(session, actor=actor, person_id=person_id, now=utcnow())
+    cohorts = card_cohorts(session, person_id)
+    return service.access_log(session, actor=actor, person_id=person_id, now=utcnow(), cohorts=cohorts)
 
 
 investigate = requires(Permission.PERSONS_INVESTIGATE, Purpose.INVESTIGATION)
