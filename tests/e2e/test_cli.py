@@ -469,7 +469,10 @@ class TestUsers:
 
 
 class TestDemo:
-    def test_prepares_a_store_and_prints_the_accounts(self, store):
+    def test_prepares_a_store_and_prints_the_accounts(self, store, monkeypatch):
+        # The demo keeps its passphrase in the store and in the environment (for the server it starts).
+        monkeypatch.setenv("CARNET_KEY_PASSPHRASE", "placeholder")
+        monkeypatch.delenv("CARNET_KEY_PASSPHRASE")
         result = carnet("demo", "--people", 300, "--no-serve")
         assert "Seeded 300 people" in result.output
         assert "Accounts (passwords shown once)" in result.output
@@ -480,6 +483,10 @@ class TestDemo:
         assert "Rejected rows" in result.output
         assert persons(store) >= 300
         assert "Serving" not in result.output
+        assert "Issued 500 cards" in result.output  # the seeded 300 and the census sample's 200
+        assert "Verified: valid. Revoked (lost), verified again: revoked." in result.output
+        assert (store / "cards" / "cards.pdf").stat().st_size > 0 and (store / "cards" / "card.png").exists()
+        assert "Audit log verified" in result.output and "included in a card issue run" in result.output
 
 
 class TestAuditVerify:

@@ -175,7 +175,7 @@ class TestStructuralProblems:
             (attribute(purposes=[]), ("purposes", "missing_purposes")),
             (attribute(type="enum", minimum=None, maximum=None), ("values", "missing_values")),
             (attribute(values=["a", "b"]), ("values", "unexpected_values")),
-            (attribute(colour="red"), ("colour", "unknown_key")),
+            (attribute(colour="red"), ("colour", "unknown_property")),
         ],
     )
     def test_each_problem_names_its_field_and_code(self, entry, expected):
@@ -217,7 +217,7 @@ class TestStructuralProblems:
         assert problems(text) == {
             ("version", "invalid_version"),
             ("purposes", "missing_purposes"),
-            ("owner", "unknown_key"),
+            ("owner", "unknown_property"),
         }
 
     @pytest.mark.parametrize(

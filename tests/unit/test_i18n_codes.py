@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from carnet.credentials.verify import VERDICT_CODES
 from carnet.kit.i18n import describe
 
 SRC = Path(__file__).resolve().parents[2] / "src/carnet"
@@ -23,6 +24,8 @@ OTHER_CODES = {
     "route_not_found",
     "method_not_allowed",
     "http_error",
+    # The verdicts on a card, which the CLI and the API explain in the reader's language.
+    *VERDICT_CODES,
 }
 
 

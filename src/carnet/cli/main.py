@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import time
 from datetime import date
 from pathlib import Path
 
@@ -13,9 +14,12 @@ import typer
 from carnet import __version__
 from carnet.access.policy import Purpose
 from carnet.cli import audit as audit_cli
+from carnet.cli import cards as cards_cli
 from carnet.cli import registry as registry_cli
 from carnet.cli import users as users_cli
 from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
+from carnet.config import get_settings
+from carnet.credentials.printing import PrintableCard, card_sheet_pdf, qr_png
 from carnet.db.migrate import upgrade_to_head
 from carnet.kit.actor import system_actor
 from carnet.kit.clock import utcnow
@@ -33,6 +37,8 @@ app = typer.Typer(
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(audit_cli.app, name="audit")
+app.add_typer(cards_cli.app, name="cards")
+app.add_typer(cards_cli.keys_app, name="keys")
 
 
 def shipped_dictionary_path() -> Path:
@@ -252,7 +258,9 @@ def demo(
                 now=utcnow(),
             )
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
-    show_audit(demo_dir, config.key_passphrase)
+    passphrase = demo_passphrase(demo_dir, config.key_passphrase)
+    person_id = show_cards(demo_dir, passphrase)
+    show_audit(passphrase, person_id)
     if no_serve:
         return
     url = f"http://{config.host}:{config.port}"
@@ -268,26 +276,81 @@ def demo(
     serve(host=None, port=None)
 
 
-def show_audit(demo_dir: Path, passphrase: str | None) -> None:
-    """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
+def demo_passphrase(demo_dir: Path, passphrase: str | None) -> str:
+    """The key passphrase of the demo: the configured one, or one kept in the demo folder and used by the server."""
+    import os
     import secrets
 
+    if passphrase:
+        return passphrase
+    # Demo only: a real deployment sets CARNET_KEY_PASSPHRASE from its secret store.
+    secret_file = demo_dir / "demo-key-passphrase"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_urlsafe(18))
+        secret_file.chmod(0o600)
+    console.print(t("Demo key passphrase kept in {path}", path=secret_file))
+    os.environ["CARNET_KEY_PASSPHRASE"] = secret_file.read_text().strip()
+    get_settings.cache_clear()
+    return os.environ["CARNET_KEY_PASSPHRASE"]
+
+
+def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
+    """The demo's cards: issue to everyone, print a sheet and a QR, verify one, revoke it, verify again."""
+    from carnet.credentials import service as cards
+
+    console.rule(t("Cards"))
+    folder = demo_dir / "cards"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("pins.csv", "cards.pdf", "card.png"):
+        (folder / name).unlink(missing_ok=True)
+    policy = cards.policy_from(settings())
+    actor = system_actor("demo", Purpose.REGISTRATION)
+    started = time.perf_counter()
+    with cards_cli.mailer_file(folder / "pins.csv") as letters:
+        with transaction() as session:
+            total = cards.count_to_issue(session, scope=cards.IssueScope())
+            with progress_bar(t("Issuing cards"), total=total) as update:
+                done = 0
+
+                def advance(count: int) -> None:
+                    nonlocal done
+                    done += count
+                    update(done, total)
+
+                run = cards.issue_cards(session, actor=actor, scope=cards.IssueScope(), policy=policy,
+                                        passphrase=passphrase, now=utcnow(), pins=letters, progress=advance,
+                                        workers=2)  # fmt: skip
+        letters.finish()
+    console.print(t("Issued {n} cards in {s} s (run {run})", n=f"{run.cards:,}",
+                    s=f"{time.perf_counter() - started:.1f}", run=run.id))  # fmt: skip
+    console.print(t("PIN mailers: {path}", path=folder / "pins.csv"))
+    with transaction() as session:
+        rows = cards.cards_to_print(session, actor=actor, region_code=None, card_ids=None, run_id=run.id, limit=10,
+                                    now=utcnow())  # fmt: skip
+    (folder / "cards.pdf").write_bytes(card_sheet_pdf([PrintableCard.from_row(row) for row in rows]))
+    first = rows[0]
+    (folder / "card.png").write_bytes(qr_png(first["credential"]))
+    console.print(
+        t("A sheet of ten cards: {pdf}; one QR code: {png}", pdf=folder / "cards.pdf", png=folder / "card.png")
+    )
+    console.print(t("Card {number} holds {n} characters: {text}", number=first["number"],
+                    n=len(first["credential"]), text=first["credential"]))  # fmt: skip
+    with transaction() as session:
+        before = cards.verify_card(session, text=first["credential"], policy=policy, now=utcnow())
+        revoked = cards.revoke_card(session, actor=actor, card_id=first["card_id"], reason="lost", now=utcnow())
+    with transaction() as session:
+        after = cards.verify_card(session, text=first["credential"], policy=policy, now=utcnow())
+    console.print(t("Verified: {code}. Revoked (lost), verified again: {after}.", code=before.code, after=after.code))
+    return revoked.person_id
+
+
+def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-def]
+    """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
     from carnet.audit.service import sign_head, verify_log
-    from carnet.registry import repository as registry_repo
+    from carnet.credentials.service import card_cohorts
 
     console.rule(t("Audit log"))
-    if not passphrase:
-        # Demo only: a real deployment sets CARNET_KEY_PASSPHRASE from its secret store.
-        secret_file = demo_dir / "demo-key-passphrase"
-        if not secret_file.exists():
-            secret_file.write_text(secrets.token_urlsafe(18))
-            secret_file.chmod(0o600)
-        passphrase = secret_file.read_text().strip()
-        console.print(t("Demo key passphrase kept in {path}", path=secret_file))
     with transaction() as session:
-        person_id = registry_repo.search_persons(
-            session, name_prefix=None, national_id=None, region_code=None, household_id=None, after=None, limit=1
-        )[0].id
         registry_service.get_person(session, actor=system_actor("demo", Purpose.REGISTRATION), person_id=person_id,
                                     now=utcnow())  # fmt: skip
     with transaction() as session:
@@ -295,8 +358,9 @@ def show_audit(demo_dir: Path, passphrase: str | None) -> None:
     with transaction() as session:
         verified = verify_log(session)
         log = registry_service.access_log(
-            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow()
-        )
+            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow(),
+            cohorts=card_cohorts(session, person_id),
+        )  # fmt: skip
     console.print(t("Signed tree head: {n} entries, root {root}", n=f"{head.size:,}", root=head.root.hex()))
     console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
     console.print(audit_cli.access_log_table(person_id, log))

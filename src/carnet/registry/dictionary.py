@@ -155,7 +155,7 @@ def check_dictionary(document: dict[str, Any], *, sha256: str, source: str) -> A
         purposes = {}
     unknown_keys = set(document) - {"version", "purposes", "attributes"}
     for key in sorted(unknown_keys):
-        errors.append(FieldError(key, "unknown_key", "only version, purposes and attributes are allowed"))
+        errors.append(FieldError(key, "unknown_property", "only version, purposes and attributes are allowed"))
     attributes: dict[str, AttributeSpec] = {}
     for index, entry in enumerate(document.get("attributes") or []):
         spec = _parse_attribute(entry, index, purposes, errors)
@@ -211,7 +211,7 @@ def _parse_attribute(entry: Any, index: int, purposes: dict, errors: list[FieldE
     record = f"attributes[{index}] {name}"
     before = len(errors)
     for key in sorted(set(entry) - ATTRIBUTE_KEYS):
-        errors.append(FieldError(key, "unknown_key", f"'{key}' is not an attribute property", record=record))
+        errors.append(FieldError(key, "unknown_property", f"'{key}' is not an attribute property", record=record))
     if not NAME_PATTERN.match(name):
         errors.append(FieldError("name", "invalid_name", "lower-case letters, digits and _ only", record=record))
     if name in CORE_FIELDS:
