@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from functools import cache
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
@@ -15,23 +16,37 @@ class Base45Error(ValueError):
     """Text that is not valid base45."""
 
 
+@cache
+def _triplets() -> tuple[list[str], dict[str, bytes]]:
+    # Every two-byte value's three characters, and back: a card is encoded or decoded with one lookup per
+    # pair of bytes instead of two divisions. About 8 MB, built once (some 50 ms) on first use.
+    texts = [ALPHABET[v % 45] + ALPHABET[v // 45 % 45] + ALPHABET[v // 2025] for v in range(0x10000)]
+    return texts, {text: value.to_bytes(2, "big") for value, text in enumerate(texts)}
+
+
 def encode(data: bytes) -> str:
     """The base45 text of `data`."""
-    out: list[str] = []
     whole = len(data) - len(data) % 2
-    for i in range(0, whole, 2):
-        value = (data[i] << 8) | data[i + 1]
-        high, rest = divmod(value, 2025)
-        middle, low = divmod(rest, 45)
-        out += (ALPHABET[low], ALPHABET[middle], ALPHABET[high])
+    texts = _triplets()[0]
+    out = "".join([texts[v] for v in struct.unpack(f">{whole // 2}H", data[:whole])])
     if whole != len(data):
         middle, low = divmod(data[-1], 45)
-        out += (ALPHABET[low], ALPHABET[middle])
-    return "".join(out)
+        out += ALPHABET[low] + ALPHABET[middle]
+    return out
 
 
 def decode(text: str) -> bytes:
     """The bytes of base45 `text`; Base45Error for anything RFC 9285 does not allow."""
+    if len(text) % 3 == 0:
+        pairs = _triplets()[1]
+        try:
+            return b"".join([pairs[text[i : i + 3]] for i in range(0, len(text), 3)])
+        except KeyError:
+            pass  # not a valid triplet somewhere: the careful path below says where and why
+    return _decode_checked(text)
+
+
+def _decode_checked(text: str) -> bytes:
     try:
         raw = text.encode("ascii")
     except UnicodeEncodeError as exc:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import cbor2
@@ -39,9 +40,15 @@ def dumps_deterministic(value: Any) -> bytes:
     return cbor2.dumps(_in_deterministic_order(value))
 
 
+@lru_cache(maxsize=1024)
+def _encoded_key(key: Any) -> bytes:
+    # Our maps are keyed by a few integers and short texts: encode each once, not on every signature.
+    return cbor2.dumps(key)
+
+
 def _in_deterministic_order(value: Any) -> Any:
     if isinstance(value, Mapping):
-        ordered = sorted(value.items(), key=lambda pair: cbor2.dumps(pair[0]))
+        ordered = sorted(value.items(), key=lambda pair: _encoded_key(pair[0]))
         return {key: _in_deterministic_order(item) for key, item in ordered}
     if isinstance(value, list | tuple):
         return [_in_deterministic_order(item) for item in value]
@@ -95,12 +102,18 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected, b"", payload])
 
 
-def sign1(payload: bytes, *, kid: bytes, sign: Callable[[bytes], bytes], typ: str | None = None) -> bytes:
-    """A tagged COSE_Sign1 over `payload`, the protected header holding alg EdDSA, `kid` and optionally `typ`."""
+@lru_cache(maxsize=64)
+def _protected_header(kid: bytes, typ: str | None) -> bytes:
+    # The same for every card a key signs: encode it once.
     header: dict[int, Any] = {HEADER_ALG: ALG_EDDSA, HEADER_KID: kid}
     if typ is not None:
         header[HEADER_TYP] = typ
-    protected = dumps_deterministic(header)
+    return dumps_deterministic(header)
+
+
+def sign1(payload: bytes, *, kid: bytes, sign: Callable[[bytes], bytes], typ: str | None = None) -> bytes:
+    """A tagged COSE_Sign1 over `payload`, the protected header holding alg EdDSA, `kid` and optionally `typ`."""
+    protected = _protected_header(kid, typ)
     signature = sign(sig_structure(protected, payload))
     if len(signature) != SIGNATURE_SIZE:
         raise ValueError("an Ed25519 signature has 64 bytes")
@@ -149,10 +162,16 @@ def decode_sign1(data: bytes) -> Sign1:
     return Sign1(protected, header, unprotected, payload, signature, alg, kid, typ)
 
 
+@lru_cache(maxsize=256)
+def _public_key(public_raw: bytes) -> Ed25519PublicKey:
+    # A verifier holds a handful of keys and checks thousands of cards: parse each key once.
+    return Ed25519PublicKey.from_public_bytes(public_raw)
+
+
 def verify_sign1(msg: Sign1, public_raw: bytes) -> bool:
     """Whether `msg` carries a valid EdDSA signature by the key `public_raw`."""
     try:
-        Ed25519PublicKey.from_public_bytes(public_raw).verify(msg.signature, sig_structure(msg.protected, msg.payload))
+        _public_key(public_raw).verify(msg.signature, sig_structure(msg.protected, msg.payload))
     except (InvalidSignature, ValueError):
         return False
     return True
