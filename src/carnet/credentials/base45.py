@@ -12,6 +12,9 @@ _ALPHABET_BYTES = ALPHABET.encode("ascii")
 _TO_VALUES = bytes(_ALPHABET_BYTES.index(b) if b in _ALPHABET_BYTES else 0 for b in range(256))
 
 
+_VALUES = {character: value for value, character in enumerate(ALPHABET)}
+
+
 class Base45Error(ValueError):
     """Text that is not valid base45."""
 
@@ -37,12 +40,18 @@ def encode(data: bytes) -> str:
 
 def decode(text: str) -> bytes:
     """The bytes of base45 `text`; Base45Error for anything RFC 9285 does not allow."""
-    if len(text) % 3 == 0:
+    whole = len(text) - len(text) % 3
+    if len(text) % 3 != 1:
         pairs = _triplets()[1]
         try:
-            return b"".join([pairs[text[i : i + 3]] for i in range(0, len(text), 3)])
+            out = b"".join([pairs[text[i : i + 3]] for i in range(0, whole, 3)])
+            if whole == len(text):
+                return out
+            last = _VALUES[text[whole]] + 45 * _VALUES[text[whole + 1]]
+            if last <= 0xFF:
+                return out + bytes((last,))
         except KeyError:
-            pass  # not a valid triplet somewhere: the careful path below says where and why
+            pass  # not a valid triplet or character somewhere: the careful path below says where and why
     return _decode_checked(text)
 
 

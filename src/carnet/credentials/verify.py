@@ -78,7 +78,7 @@ def _verify(
     if not verify_sign1(msg, key.public_raw):
         return Verdict("bad_signature", f"the signature does not match key {kid}: the card was altered", kid=kid)
     try:
-        claims = decode_claims(msg.payload)
+        claims = decode_claims(msg.payload, signature_checked=True)
     except CoseError as exc:
         return Verdict("malformed", exc.message, kid=kid)
     return _judge(claims, kid=kid, status_lists=status_lists, now=now)
