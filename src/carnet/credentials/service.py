@@ -6,7 +6,7 @@ import multiprocessing
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +21,7 @@ from carnet.credentials.issuing import MadeCredential, SigningJob, SlotAllocator
 from carnet.credentials.keyset import cose_key_set, jwks
 from carnet.credentials.models import REVOCATION_REASONS, Card, CardIssueRun, IssuerKey, StatusList
 from carnet.credentials.statuslist import StatusList as VerifiedList
-from carnet.credentials.statuslist import build_status_list, expand_status_list, sign_status_list
+from carnet.credentials.statuslist import build_status_list, sign_status_list
 from carnet.credentials.verify import Verdict, verify_credential
 from carnet.kit import signing
 from carnet.kit.actor import Actor
@@ -396,20 +396,37 @@ def status_list_token(session: Session, *, list_id: int, policy: CardPolicy, pas
                             ttl=policy.list_ttl_seconds, kid=cose_kid(key.public_raw), sign=key.sign)  # fmt: skip
 
 
-def current_status_lists(session: Session, *, policy: CardPolicy, now: datetime) -> dict[str, VerifiedList]:
-    """Every status list as the store holds it now, in the form the verifier reads."""
-    active = repo.active_issuer_key(session)
-    kid = cose_kid(active.public_key) if active else b""
-    return {
-        str(found.id): VerifiedList(
-            list_id=str(found.id),
-            bits=expand_status_list(build_status_list(found.capacity, repo.revoked_indexes(session, found.id))),
-            issued_at=int(now.timestamp()),
-            ttl=policy.list_ttl_seconds,
-            kid=kid,
-        )
-        for found in repo.status_lists(session)
-    }
+class _StoreStatusLists(Mapping[str, VerifiedList]):
+    """The store's status lists as the verifier reads them, each built only when a card names it."""
+
+    def __init__(self, session: Session, policy: CardPolicy, now: datetime):
+        self.session, self.policy, self.now = session, policy, now
+        active = repo.active_issuer_key(session)
+        self.kid = cose_kid(active.public_key) if active else b""
+        self._built: dict[str, VerifiedList] = {}
+
+    def __getitem__(self, list_id: str) -> VerifiedList:
+        if list_id not in self._built:
+            found = repo.status_list(self.session, int(list_id)) if list_id.isdigit() and len(list_id) < 12 else None
+            if found is None:
+                raise KeyError(list_id)
+            bits = bytearray((found.capacity + 7) // 8)
+            for index in repo.revoked_indexes(self.session, found.id):
+                bits[index >> 3] |= 1 << (index & 7)
+            self._built[list_id] = VerifiedList(list_id=list_id, bits=bytes(bits), issued_at=int(self.now.timestamp()),
+                                                ttl=self.policy.list_ttl_seconds, kid=self.kid)  # fmt: skip
+        return self._built[list_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return (str(found.id) for found in repo.status_lists(self.session))
+
+    def __len__(self) -> int:
+        return len(repo.status_lists(self.session))
+
+
+def current_status_lists(session: Session, *, policy: CardPolicy, now: datetime) -> Mapping[str, VerifiedList]:
+    """The store's status lists as of now, in the form the verifier reads (each built when first asked for)."""
+    return _StoreStatusLists(session, policy, now)
 
 
 def verify_card(session: Session, *, text: str, policy: CardPolicy, now: datetime) -> Verdict:
