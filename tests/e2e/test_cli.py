@@ -487,6 +487,12 @@ class TestDemo:
         assert "Verified: valid. Revoked (lost), verified again: revoked." in result.output
         assert (store / "cards" / "cards.pdf").stat().st_size > 0 and (store / "cards" / "card.png").exists()
         assert "Audit log verified" in result.output and "included in a card issue run" in result.output
+        for code in ("food_box", "fuel_subsidy", "cash_transfer", "health_kit"):
+            assert re.search(
+                rf"{code}: [\d,]+ of [\d,]+ units eligible, proposed by programas.ana and approved", result.output
+            )
+        assert "By rule clause" in result.output and "rule version 1" in result.output
+        assert "included in an eligibility run" in result.output
 
 
 class TestAuditVerify:

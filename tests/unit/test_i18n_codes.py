@@ -30,7 +30,7 @@ OTHER_CODES = {
 
 
 def codes_in_source() -> set[str]:
-    """Codes passed as `code="..."` or as the second argument of FieldError(...) anywhere in src."""
+    """Codes passed as `code="..."`, as the code argument of FieldError(...) or of a rule problem anywhere in src."""
     found = set()
     for path in SRC.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -40,8 +40,10 @@ def codes_in_source() -> set[str]:
                 if keyword.arg == "code" and isinstance(keyword.value, ast.Constant):
                     found.add(keyword.value.value)
             name = getattr(node.func, "id", getattr(node.func, "attr", ""))
-            if name == "FieldError" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
-                found.add(node.args[1].value)
+            # FieldError(field, code, ...) and a programme file's bad(field, code, ...); RuleProblem(code, ...).
+            position = {"FieldError": 1, "bad": 1, "RuleProblem": 0}.get(name)
+            if position is not None and len(node.args) > position and isinstance(node.args[position], ast.Constant):
+                found.add(node.args[position].value)
     return found
 
 

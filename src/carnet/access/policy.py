@@ -37,6 +37,9 @@ class Permission(StrEnum):
     PERSONS_INVESTIGATE = "persons:investigate"
     CARDS_ISSUE = "cards:issue"
     CARDS_VERIFY = "cards:verify"
+    PROGRAMS_READ = "programs:read"
+    PROGRAMS_MANAGE = "programs:manage"
+    ELIGIBILITY_EXPLAIN = "eligibility:explain"
 
 
 class Purpose(StrEnum):
@@ -48,6 +51,9 @@ class Purpose(StrEnum):
     ACCOUNT_ADMINISTRATION = "account_administration"
     OVERSIGHT = "oversight"
     INVESTIGATION = "investigation"
+    PROGRAM_ADMINISTRATION = "program_administration"
+    ELIGIBILITY = "eligibility"
+    APPEAL = "appeal"
     NONE = "none"
 
 
@@ -67,13 +73,29 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ACCESS_LOG_READ,
             Permission.CARDS_ISSUE,
             Permission.CARDS_VERIFY,
+            # Offices take appeals: they show a person why a programme decided as it did.
+            Permission.PROGRAMS_READ,
+            Permission.ELIGIBILITY_EXPLAIN,
         }
     ),
-    Role.PROGRAM_OFFICER: frozenset({Permission.ATTRIBUTES_READ}),
+    Role.PROGRAM_OFFICER: frozenset(
+        {
+            Permission.ATTRIBUTES_READ,
+            Permission.PROGRAMS_READ,
+            Permission.PROGRAMS_MANAGE,
+            Permission.ELIGIBILITY_EXPLAIN,
+        }
+    ),
     Role.AGENT: frozenset({Permission.CARDS_VERIFY}),
     # The oversight body investigates under a court or inspection order; its reads are logged, sealable.
     Role.AUDITOR: frozenset(
-        {Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ, Permission.AUDIT_READ, Permission.PERSONS_INVESTIGATE}
+        {
+            Permission.ATTRIBUTES_READ,
+            Permission.IMPORTS_READ,
+            Permission.AUDIT_READ,
+            Permission.PERSONS_INVESTIGATE,
+            Permission.PROGRAMS_READ,
+        }
     ),
     Role.MERCHANT: frozenset(),
     Role.CITIZEN: frozenset({Permission.SELF_READ}),

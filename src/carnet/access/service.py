@@ -16,7 +16,7 @@ from carnet.access import repository as repo
 from carnet.access.models import ApiToken, User, WebSession
 from carnet.access.policy import Role
 from carnet.kit.actor import Actor
-from carnet.kit.errors import Conflict, FieldError, Unauthenticated, ValidationFailed
+from carnet.kit.errors import Conflict, FieldError, Forbidden, NotFound, Unauthenticated, ValidationFailed
 from carnet.kit.ids import uuid7
 
 # Argon2id with the RFC 9106 "low memory" parameters: 64 MiB, 3 passes.
@@ -138,6 +138,16 @@ def actor_for(user: User, *, request_id: str, purpose: str) -> Actor:
         region_code=user.region_code,
         person_id=user.person_id,
     )
+
+
+def actor_for_username(session: Session, *, username: str, role: str, request_id: str, purpose: str) -> Actor:
+    """The actor of a named account acting at the console, which must hold `role` (for four-eyes decisions)."""
+    user = repo.user_by_username(session, username)
+    if user is None or not user.is_active:
+        raise NotFound(f"no active account {username!r}", code="user_not_found")
+    if user.role != role:
+        raise Forbidden(f"{username} is a {user.role}, not a {role}", code="wrong_role")
+    return actor_for(user, request_id=request_id, purpose=purpose)
 
 
 def user_for_bearer(session: Session, *, token: str, now: datetime) -> User:

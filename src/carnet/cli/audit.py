@@ -17,6 +17,7 @@ from carnet.kit import signing
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
+from carnet.programs.service import program_cohorts
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -183,7 +184,7 @@ def person_log(
         person_id = resolve_person(session, person)
         log = registry_service.access_log(
             session, actor=operator("data_subject_request"), person_id=person_id, now=utcnow(),
-            cohorts=card_cohorts(session, person_id),
+            cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
         )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(log, default=str))
@@ -210,4 +211,6 @@ def access_log_table(person_id, log: dict) -> Table:  # type: ignore[no-untyped-
 def _bulk_action(cohort: str | None) -> str:
     if cohort and cohort.startswith("cards:"):
         return t("included in a card issue run")
+    if cohort and cohort.startswith("run:"):
+        return t("included in an eligibility run")
     return t("included in a bulk import")

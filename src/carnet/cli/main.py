@@ -6,7 +6,8 @@ import csv
 import json
 import shutil
 import time
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import typer
@@ -15,6 +16,7 @@ from carnet import __version__
 from carnet.access.policy import Purpose
 from carnet.cli import audit as audit_cli
 from carnet.cli import cards as cards_cli
+from carnet.cli import programs as programs_cli
 from carnet.cli import registry as registry_cli
 from carnet.cli import users as users_cli
 from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
@@ -24,6 +26,7 @@ from carnet.db.migrate import upgrade_to_head
 from carnet.kit.actor import system_actor
 from carnet.kit.clock import utcnow
 from carnet.kit.i18n import t
+from carnet.programs.definition import parse_definition
 from carnet.registry import service as registry_service
 from carnet.registry.dictionary import parse_dictionary
 from carnet.registry.importer import run_import
@@ -39,6 +42,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(cards_cli.app, name="cards")
 app.add_typer(cards_cli.keys_app, name="keys")
+app.add_typer(programs_cli.app, name="programs")
 
 
 def shipped_dictionary_path() -> Path:
@@ -237,6 +241,8 @@ def demo(
         ("admin", "admin", None),
         ("registro", "registrar", None),
         ("registro.zulia", "registrar", "VE-V"),
+        ("programas.ana", "program_officer", None),
+        ("programas.luis", "program_officer", None),
     ]
     console.rule(t("Accounts (passwords shown once)"))
     import secrets
@@ -260,6 +266,7 @@ def demo(
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
     passphrase = demo_passphrase(demo_dir, config.key_passphrase)
     person_id = show_cards(demo_dir, passphrase)
+    show_programs(person_id)
     show_audit(passphrase, person_id)
     if no_serve:
         return
@@ -344,10 +351,46 @@ def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
     return revoked.person_id
 
 
+FOOD_BOX = "food_box"  # the example programme whose explanation the demo shows
+
+
+def show_programs(person_id) -> None:  # type: ignore[no-untyped-def]
+    """The demo's programmes: the four examples for next month, each previewed, proposed and approved by a second
+    officer; one person's explanation."""
+    from carnet.access.service import actor_for_username
+    from carnet.programs import service as programs
+
+    console.rule(t("Programmes"))
+    cycle = f"{(utcnow().replace(day=1) + timedelta(days=32)):%Y-%m}"
+    with transaction() as session:
+        ana, luis = (
+            actor_for_username(session, username=name, role="program_officer", request_id="demo", purpose="eligibility")
+            for name in ("programas.ana", "programas.luis")
+        )
+        for path in programs_cli.shipped_programs():
+            definition = parse_definition(path.read_text("utf-8"), source=path.name)
+            programs.apply_program(session, actor=ana, definition=definition, now=utcnow())
+    for code in ("food_box", "fuel_subsidy", "cash_transfer", "health_kit"):
+        started = time.perf_counter()
+        with transaction() as session:
+            run = programs.evaluate_cycle(session, actor=ana, code=code, cycle=cycle, now=utcnow(), persist=True)
+            programs.approve_run(session, actor=luis, run_id=run.id, now=utcnow())
+            if code == "food_box":
+                programs_cli.print_preview(code, run)
+        console.print(t("{code}: {n} of {m} units eligible, proposed by programas.ana and approved by "
+                        "programas.luis in {s} s", code=code, n=f"{run.units_eligible:,}",
+                        m=f"{run.units_evaluated:,}", s=f"{time.perf_counter() - started:.1f}"))  # fmt: skip
+    with transaction() as session:
+        found = programs.explain_for_person(session, actor=replace(ana, purpose="appeal"), code=FOOD_BOX,
+                                            person_id=person_id, now=utcnow())  # fmt: skip
+    programs_cli.print_explanation(found)
+
+
 def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-def]
     """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
     from carnet.audit.service import sign_head, verify_log
     from carnet.credentials.service import card_cohorts
+    from carnet.programs.service import program_cohorts
 
     console.rule(t("Audit log"))
     with transaction() as session:
@@ -359,7 +402,7 @@ def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-d
         verified = verify_log(session)
         log = registry_service.access_log(
             session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow(),
-            cohorts=card_cohorts(session, person_id),
+            cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
         )  # fmt: skip
     console.print(t("Signed tree head: {n} entries, root {root}", n=f"{head.size:,}", root=head.root.hex()))
     console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))

@@ -20,10 +20,10 @@ from carnet.db.session import make_engine, make_session_factory, unit_of_work
 from carnet.kit.clock import utcnow
 from carnet.kit.i18n import negotiate, set_language
 from carnet.web import errors
-from carnet.web.api import attributes, audit, auth, cards, households, imports, me, persons, users
+from carnet.web.api import attributes, audit, auth, cards, households, imports, me, persons, programs, users
 
 log = logging.getLogger("carnet.web")
-API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards)
+API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards, programs)
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:

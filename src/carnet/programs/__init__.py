@@ -1,0 +1,1 @@
+"""Programmes: eligibility rules, runs, cycles and entitlements."""
