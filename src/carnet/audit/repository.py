@@ -3,47 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
+from carnet.db.driver import Driver
 
 STATE = AuditLogState.__table__
-
-
-class _Driver:
-    """The raw database connection, for the statements every audited request runs (no per-call compiling)."""
-
-    def __init__(self, session: Session):
-        self.sqlite = session.get_bind().dialect.name == "sqlite"
-        self.raw = session.connection().connection.driver_connection
-        self.mark = "?" if self.sqlite else "%s"
-
-    def sql(self, statement: str) -> str:
-        return statement.replace("?", self.mark)
-
-    def execute(self, statement: str, params: tuple) -> Any:
-        return self.raw.execute(self.sql(statement), params)
-
-    def executemany(self, statement: str, rows: list[tuple]) -> None:
-        if self.sqlite:
-            self.raw.executemany(statement, rows)
-        else:
-            with self.raw.cursor() as cursor:
-                cursor.executemany(self.sql(statement), rows)
-
-    def timestamp(self, value: Any) -> Any:
-        # What SQLAlchemy's UTCDateTime stores: naive UTC text on SQLite, timestamptz on PostgreSQL.
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ") if self.sqlite else value
 
 
 def reserve_leaves(session: Session, count: int) -> tuple[int, bytes]:
     """Take the next `count` leaf numbers: (the first, the frontier before them). Holds the append lock until commit."""
     size, frontier = (
-        _Driver(session)
+        Driver(session)
         .execute("UPDATE audit_log_state SET size = size + ? WHERE id = 1 RETURNING size, frontier", (count,))
         .fetchone()
     )
@@ -52,7 +26,7 @@ def reserve_leaves(session: Session, count: int) -> tuple[int, bytes]:
 
 def store_frontier(session: Session, frontier: bytes) -> None:
     """Keep the frontier of the tree as it is after this transaction's appends."""
-    _Driver(session).execute("UPDATE audit_log_state SET frontier = ? WHERE id = 1", (frontier,))
+    Driver(session).execute("UPDATE audit_log_state SET frontier = ? WHERE id = 1", (frontier,))
 
 
 def log_size(session: Session) -> int:
@@ -70,7 +44,7 @@ def nodes(session: Session, keys: Sequence[tuple[int, int]]) -> dict[tuple[int, 
 
 def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add leaves (this runs on every audited request)."""
-    driver = _Driver(session)
+    driver = Driver(session)
     driver.executemany(
         "INSERT INTO audit_entries (leaf_index, entry_type, body, leaf_hash, access_seq, appended_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
@@ -82,7 +56,7 @@ def insert_entries(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 def insert_nodes(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Add node hashes."""
     if rows:
-        _Driver(session).executemany(
+        Driver(session).executemany(
             "INSERT INTO audit_nodes (level, position, hash) VALUES (?, ?, ?)",
             [(r["level"], r["position"], r["hash"]) for r in rows],
         )

@@ -196,7 +196,7 @@ def evaluate_cycle(
     session.flush()
     # One entry for the whole run, committing to every household or person whose data it read.
     record_cohort_access(session, actor=actor, action="read", cohort_ref=f"run:{run.id}", cohort=cohort,
-                         fields=sorted(rule.attributes), now=now)  # fmt: skip
+                         fields=list(rule.reads), now=now)  # fmt: skip
     return run
 
 
@@ -274,7 +274,7 @@ def explain_for_person(
     explanation = explain(rule, subject=subject, members=members, today=reference)
     entitlement = repo.entitlement_of(session, run.id, unit_id) if run else None
     record_access(session, actor=actor, action="read", subject_type="person", subject_ids=[m.id for m in member_rows],
-                  fields=sorted(rule.attributes) or ["eligibility"], now=now)  # fmt: skip
+                  fields=list(rule.reads) or ["eligibility"], now=now)  # fmt: skip
     return {
         "program": program.code,
         "title": program.title,

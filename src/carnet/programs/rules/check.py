@@ -93,7 +93,7 @@ def check_rule(text: str, *, unit: str, purpose: str, attributes: Mapping[str, A
     typed = checker.check(tree, scope="unit")
     if typed.type is not None and typed.type != "boolean":
         checker.problem(
-            typed.at, code="type_mismatch", message=f"a rule must be true or false; this is {_describe(typed)}"
+            _start(typed), code="type_mismatch", message=f"a rule must be true or false; this is {_describe(typed)}"
         )
     if checker.problems:
         raise RuleError(checker.problems)
@@ -126,6 +126,11 @@ def split_clauses(tree: Node) -> list[Node]:
         else:
             out.append(node)
     return out
+
+
+def _start(node: Node) -> tuple[int, int]:
+    # Where an operand that is wrong as a whole begins (its `at` may be an operator inside it).
+    return node.span.line, node.span.column
 
 
 def _describe(node: Node) -> str:
@@ -171,7 +176,7 @@ class _Checker:
         self.infos: dict[str, AttributeInfo] = {}
 
     def problem(self, at: tuple[int, int], *, code: str, message: str) -> None:
-        self.problems.append(RuleProblem(code, message, at[0], at[1]))
+        self.problems.append(RuleProblem(code=code, message=message, line=at[0], column=at[1]))
 
     def check(self, node: Node, *, scope: str) -> Node:
         """A typed copy of `node`; a node whose type cannot be known (it has a problem) gets type None."""
@@ -273,7 +278,7 @@ class _Checker:
         typed = self.check(node, scope=scope)
         if typed.type is not None and typed.type != "boolean":
             self.problem(
-                typed.at,
+                _start(typed),
                 code="type_mismatch",
                 message=f"`{operator}` works on conditions that are true or false; this is {_describe(typed)}",
             )
@@ -283,7 +288,7 @@ class _Checker:
         typed = self.check(node, scope=scope)
         if typed.type is not None and typed.type != "integer":
             self.problem(
-                typed.at, code="type_mismatch", message=f"{operator} works on numbers; this is {_describe(typed)}"
+                _start(typed), code="type_mismatch", message=f"{operator} works on numbers; this is {_describe(typed)}"
             )
         return typed
 
@@ -291,7 +296,11 @@ class _Checker:
         left = self._number(node.left, scope, node.op)
         right = self._number(node.right, scope, node.op)
         if node.op == "/" and constant_value(right) == 0:
-            self.problem(right.at, code="division_by_zero", message="this divides by zero")
+            self.problem(_start(right), code="division_by_zero", message="this divides by zero")
+        folded = constant_value(node)
+        if folded is not None and not -INT64 <= folded < INT64:
+            # PostgreSQL would stop the run with an overflow and SQLite would turn to floating point.
+            self.problem(node.at, code="rule_syntax", message="this number is beyond 9,223,372,036,854,775,807")
         return replace(node, left=left, right=right, type="integer")
 
     def _compare(self, node: Compare, *, scope: str) -> Node:
@@ -329,7 +338,7 @@ class _Checker:
                 continue
             if FAMILIES[item.type] != FAMILIES[left.type]:
                 self.problem(
-                    item.at,
+                    _start(item),
                     code="type_mismatch",
                     message=f"the list holds {_describe(item)} but is matched against {_describe(left)}",
                 )
@@ -368,7 +377,7 @@ class _Checker:
             operand = self.check(args[0], scope=scope)
             if operand.type is not None and operand.type != "date":
                 self.problem(
-                    operand.at, code="type_mismatch", message=f"age takes a date; this is {_describe(operand)}"
+                    _start(operand), code="type_mismatch", message=f"age takes a date; this is {_describe(operand)}"
                 )
             return Age(operand, span=node.span, at=node.at, grouped=node.grouped, type="integer")
         result = "boolean" if function == "any" else "integer"

@@ -68,7 +68,7 @@ def age_on(born: date | None, today: date) -> int | None:
     """
     if born is None:
         return None
-    return today.year - born.year - ((today.month, today.day) <= (born.month, born.day))
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 def evaluate(rule: CheckedRule, *, subject: Row, members: Sequence[Row], today: date) -> bool | None:
@@ -83,12 +83,13 @@ def explain(rule: CheckedRule, *, subject: Row, members: Sequence[Row], today: d
     explanation does not disclose the rest of the household's data.
     """
     evaluation = _Evaluation(rule, subject, members, today)
+    result = evaluation.value(rule.tree, subject)
     clauses = []
     for clause in rule.clauses:
         evaluation.seen = {}
-        result = evaluation.value(clause.node, subject)
-        clauses.append(ClauseResult(text=clause.text, result=result, values=evaluation.seen))
-    return Explanation(result=evaluation.value(rule.tree, subject), clauses=clauses)  # type: ignore[arg-type]
+        clause_result = evaluation.value(clause.node, subject)
+        clauses.append(ClauseResult(text=clause.text, result=clause_result, values=evaluation.seen))
+    return Explanation(result=result, clauses=clauses)
 
 
 class _Evaluation:

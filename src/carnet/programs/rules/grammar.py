@@ -1,7 +1,8 @@
 """The rule language's grammar and parser: Lark LALR building the syntax tree as it reduces (pure).
 
 The tree is built by the parser's own reductions, without recursion, so that no nesting a rule of
-legal length can write exhausts Python's stack; the checker then refuses trees beyond MAX_NODES.
+legal length can write exhausts Python's stack; trees beyond MAX_NODES are refused before anything
+walks them recursively.
 """
 
 from __future__ import annotations
@@ -48,8 +49,8 @@ GRAMMAR = r"""
          | NOT not_expr                     -> negation
 ?comparison: sum
            | sum COMPARE sum                -> compare
-           | sum IN list                    -> membership
-           | sum NOT IN list                -> membership
+           | sum IN options                 -> membership
+           | sum NOT IN options             -> membership
 ?sum: product
     | sum PLUS product                      -> arithmetic
     | sum MINUS product                     -> arithmetic
@@ -70,8 +71,8 @@ GRAMMAR = r"""
        | FALSE                              -> boolean
        | DATE LPAR STRING RPAR              -> date
 
-list: LBRACKET RBRACKET
-    | LBRACKET items RBRACKET
+options: LBRACKET RBRACKET
+       | LBRACKET items RBRACKET
 items: item (COMMA item)*
 ?item: scalar
      | MINUS INT                            -> negative_integer
@@ -223,7 +224,7 @@ class _TreeBuilder(Transformer):
         open_, inner, close = children
         return replace(inner, span=_span(open_, close), grouped=True)
 
-    def list(self, children: list[Any]) -> Node:
+    def options(self, children: list[Any]) -> Node:
         open_, close = children[0], children[-1]
         items = tuple(children[1]) if len(children) == 3 else ()
         return ListOf(items, span=_span(open_, close), at=_at(open_))
@@ -258,11 +259,10 @@ def parse_rule(text: str) -> Node:
     """The syntax tree of a rule; RuleError with code rule_syntax or rule_too_long, and its line and column."""
     if len(text) > MAX_CHARACTERS:
         line, column = position(text, MAX_CHARACTERS)
-        raise RuleError(
-            [RuleProblem("rule_too_long", f"a rule has at most {MAX_CHARACTERS:,} characters", line, column)]
-        )
+        message = f"a rule has at most {MAX_CHARACTERS:,} characters"
+        raise RuleError([RuleProblem(code="rule_too_long", message=message, line=line, column=column)])
     if not text.strip():
-        raise RuleError([RuleProblem("rule_syntax", "the rule is empty", 1, 1)])
+        raise RuleError([RuleProblem(code="rule_syntax", message="the rule is empty", line=1, column=1)])
     try:
         tree = _PARSER.parse(text)
     except UnexpectedInput as exc:
@@ -270,13 +270,8 @@ def parse_rule(text: str) -> Node:
     for count, node in enumerate(_iterate(tree), start=1):
         if count > MAX_NODES:
             line, column = node.at
-            raise RuleError(
-                [
-                    RuleProblem(
-                        "rule_too_long", f"a rule has at most {MAX_NODES} parts; split the programme", line, column
-                    )
-                ]
-            )
+            message = f"a rule has at most {MAX_NODES} parts; split the programme"
+            raise RuleError([RuleProblem(code="rule_too_long", message=message, line=line, column=column)])
     return tree
 
 
@@ -300,17 +295,18 @@ def _syntax_problem(text: str, exc: UnexpectedInput) -> RuleProblem:
             "!": "write `not` or !=",
         }
         message = hints.get(char, f"unexpected character {char!r}")
-        return RuleProblem("rule_syntax", message, exc.line, exc.column)
+        return RuleProblem(code="rule_syntax", message=message, line=exc.line, column=exc.column)
     if isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         token = exc.token
         if token.type == "MEMBERS":
             message = "members can only be used inside count(...), sum(...) or any(...)"
         else:
             message = f"unexpected {str(token)!r}; expected {_expected(exc.expected)}"
-        return RuleProblem("rule_syntax", message, token.line or 1, token.column or 1)
+        return RuleProblem(code="rule_syntax", message=message, line=token.line or 1, column=token.column or 1)
     expected = _expected(getattr(exc, "expected", None) or ())
     line, column = position(text, len(text.rstrip()))
-    return RuleProblem("rule_syntax", f"the rule ends too early; expected {expected}", line, column)
+    message = f"the rule ends too early; expected {expected}"
+    return RuleProblem(code="rule_syntax", message=message, line=line, column=column)
 
 
 def _expected(names: Any) -> str:

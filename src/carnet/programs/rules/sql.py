@@ -181,7 +181,7 @@ def age_expression(born: ColumnElement[Any], today: date) -> ColumnElement[int]:
 class _Compilation:
     """The FROM clause and the expressions of one rule, built together so that joins are made once."""
 
-    def __init__(self, rule: CheckedRule, *, today: date | None, regions: Sequence[str] | None) -> None:
+    def __init__(self, rule: CheckedRule, *, today: date, regions: Sequence[str] | None) -> None:
         self.rule = rule
         self.today = today
         self.regions = regions
@@ -197,23 +197,16 @@ class _Compilation:
     # Scope
     def in_scope(self) -> ColumnElement[bool] | None:
         """The unit's region or municipality is one of the regions (None: everyone)."""
-        if self.regions is None:
-            return None
-        regions = list(self.regions)
-        return or_(self.unit.c.region_code.in_(regions), self.unit.c.municipality_code.in_(regions))
+        return _in_regions(self.unit, self.regions)
 
     def members_in_scope(self, key: ColumnElement[Any]) -> ColumnElement[bool] | None:
         # An uncorrelated semi-join, so that a regional run groups only the households it looks at.
         if self.regions is None:
             return None
-        regions = list(self.regions)
-        where = or_(PERSONS.c.region_code.in_(regions), PERSONS.c.municipality_code.in_(regions))
         if self.person_unit:
-            keys = select(func.coalesce(PERSONS.c.household_id, PERSONS.c.id)).where(where)
+            keys = select(func.coalesce(PERSONS.c.household_id, PERSONS.c.id)).where(_in_regions(PERSONS, self.regions))
         else:
-            keys = select(HOUSEHOLDS.c.id).where(
-                or_(HOUSEHOLDS.c.region_code.in_(regions), HOUSEHOLDS.c.municipality_code.in_(regions))
-            )
+            keys = select(HOUSEHOLDS.c.id).where(_in_regions(HOUSEHOLDS, self.regions))
         return key.in_(keys)
 
     # Members
@@ -312,7 +305,6 @@ class _Compilation:
             case Negative(operand=operand):
                 return IntegerNegate(self.expression(operand, scope))
             case Age(operand=operand):
-                assert self.today is not None
                 return age_expression(self.expression(operand, scope), self.today)
             case Aggregate(function=function):
                 column = self.group.c[self.aggregate_labels[json.dumps(canonical(node))]]
@@ -357,7 +349,13 @@ def units_in_scope(rule: CheckedRule, *, regions: Sequence[str] | None) -> Selec
     """The ids of the units the rule is evaluated for, in id order (what a run's cohort digest covers)."""
     unit = (PERSONS if rule.unit == "person" else HOUSEHOLDS).alias("unit")
     query = select(unit.c.id.label("unit_id")).order_by(unit.c.id)
+    scope = _in_regions(unit, regions)
+    return query if scope is None else query.where(scope)
+
+
+def _in_regions(table: FromClause, regions: Sequence[str] | None) -> Any:
+    # A unit is in a region when its state or its municipality is listed.
     if regions is None:
-        return query
-    regions = list(regions)
-    return query.where(or_(unit.c.region_code.in_(regions), unit.c.municipality_code.in_(regions)))
+        return None
+    listed = list(regions)
+    return or_(table.c.region_code.in_(listed), table.c.municipality_code.in_(listed))
