@@ -123,15 +123,22 @@ def preview(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Who the rule would select this cycle: counts by region and clause, cost against the budget, change."""
+    evaluate_and_show(code, cycle, officer, as_json, persist=False)
+
+
+def evaluate_and_show(code: str, cycle: str, officer: str | None, as_json: bool, *, persist: bool,
+                      supersede: bool = False) -> Any:  # fmt: skip
+    """Evaluate a cycle (a preview, or a proposed run) and print it; returns the run."""
     settings()
     with transaction() as session:
         run = service.evaluate_cycle(session, actor=acting(session, officer, "eligibility"), code=code, cycle=cycle,
-                                     now=utcnow(), persist=False)  # fmt: skip
+                                     now=utcnow(), persist=persist, supersede=supersede)  # fmt: skip
         summary = run_summary(run)
     if as_json:
         typer.echo(json.dumps(summary, default=str))
     else:
         print_preview(code, run)
+    return run
 
 
 @app.command("run")
@@ -144,17 +151,10 @@ def run_cycle(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Propose the cycle's entitlements (written set-based); another officer approves them."""
-    settings()
-    with transaction() as session:
-        run = service.evaluate_cycle(session, actor=acting(session, officer, "eligibility"), code=code, cycle=cycle,
-                                     now=utcnow(), persist=True, supersede=supersede)  # fmt: skip
-        summary = run_summary(run)
-    if as_json:
-        typer.echo(json.dumps(summary, default=str))
-        return
-    print_preview(code, run)
-    console.print(t("Proposed run {run}: another programme officer approves it with "
-                    "`carnet programs approve {run} --officer NAME`", run=run.id))  # fmt: skip
+    run = evaluate_and_show(code, cycle, officer, as_json, persist=True, supersede=supersede)
+    if not as_json:
+        console.print(t("Proposed run {run}: another programme officer approves it with "
+                        "`carnet programs approve {run} --officer NAME`", run=run.id))  # fmt: skip
 
 
 @app.command("approve")
