@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -98,17 +98,32 @@ CARD_COLUMNS = ("id", "person_id", "status", "kid", "status_list_id", "status_in
                 "issue_run_id", "credential", "pin_hash", "replaces_card_id")  # fmt: skip
 
 
-def insert_cards(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Add a batch of cards straight through the driver (a bulk issue writes millions)."""
-    if not rows:
+@dataclass(frozen=True)
+class CardBatch:
+    """What every card of an issue batch shares: signed by one key, valid for the same dates, from one run."""
+
+    kid: str
+    not_before: datetime
+    expires_at: datetime
+    issue_run_id: uuid.UUID
+    replaces_card_id: uuid.UUID | None
+
+
+def insert_cards(
+    session: Session, batch: CardBatch, cards: Sequence[tuple[uuid.UUID, uuid.UUID, int, int, str, str]]
+) -> None:
+    """Add cards (id, person, status list, index, credential, PIN hash) straight through the driver."""
+    if not cards:
         return
     driver = Driver(session)
-    uuid_of, time_of = driver.uuid, driver.timestamp
+    uuid_of = driver.uuid
+    # The shared values are converted once per batch: a bulk issue writes millions of rows.
+    shared = (driver.timestamp(batch.not_before), driver.timestamp(batch.expires_at), uuid_of(batch.issue_run_id))
+    replaces = uuid_of(batch.replaces_card_id)
     driver.executemany(
         f"INSERT INTO cards ({', '.join(CARD_COLUMNS)}) VALUES ({', '.join('?' * len(CARD_COLUMNS))})",
-        [(uuid_of(r["id"]), uuid_of(r["person_id"]), r["status"], r["kid"], r["status_list_id"], r["status_index"],
-          time_of(r["not_before"]), time_of(r["expires_at"]), uuid_of(r["issue_run_id"]), r["credential"],
-          r["pin_hash"], uuid_of(r["replaces_card_id"])) for r in rows],
+        [(uuid_of(card_id), uuid_of(person_id), "active", batch.kid, list_id, index, *shared, credential, pin_hash,
+          replaces) for card_id, person_id, list_id, index, credential, pin_hash in cards],
     )  # fmt: skip
 
 

@@ -203,20 +203,19 @@ def issue_cards(
                              pin_memory_kib=policy.pin_memory_kib, cards=plans)  # fmt: skip
             yield persons, cards, job
 
+    batch = repo.CardBatch(kid=record.kid, not_before=now, expires_at=now + timedelta(days=policy.validity_days),
+                           issue_run_id=run.id, replaces_card_id=scope.replaces)  # fmt: skip
+
     def store(persons: list[uuid.UUID], cards: list[tuple[uuid.UUID, int, int]], made: list[MadeCredential]) -> None:
-        rows = [
-            {"id": card_id, "person_id": person_id, "status": "active", "kid": record.kid, "status_list_id": list_id,
-             "status_index": index, "not_before": now, "expires_at": now + timedelta(days=policy.validity_days),
-             "issue_run_id": run.id, "credential": m.credential, "pin_hash": m.pin_hash,
-             "replaces_card_id": scope.replaces}
+        repo.insert_cards(session, batch, [
+            (card_id, person_id, list_id, index, m.credential, m.pin_hash)
             for person_id, (card_id, list_id, index), m in zip(persons, cards, made, strict=True)
-        ]  # fmt: skip
-        repo.insert_cards(session, rows)
-        pins([PinLetter(row["id"], row["person_id"], m.pin) for row, m in zip(rows, made, strict=True)])
+        ])  # fmt: skip
+        pins([PinLetter(card[0], person_id, m.pin) for person_id, card, m in zip(persons, cards, made, strict=True)])
         cohort.add(persons)
-        run.cards += len(rows)
+        run.cards += len(persons)
         if progress:
-            progress(len(rows))
+            progress(len(persons))
 
     if workers > 1:
         _issue_in_workers(jobs(), store, key, workers)
