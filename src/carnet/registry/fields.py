@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+# The values the registry stores for sex and for the relationship to a household's head.
+SEXES = ("F", "M", "X")
+RELATIONSHIPS = (
+    "head",
+    "spouse",
+    "child",
+    "parent",
+    "sibling",
+    "grandchild",
+    "grandparent",
+    "other_relative",
+    "non_relative",
+)
+
 # As they appear in an import file (a household is named by the file's own key).
 CORE_COLUMNS = (
     "given_names",

@@ -21,18 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from carnet.db.base import Base, BigIntPK, JSONDoc, UTCDateTime
 
-SEXES = ("F", "M", "X")
-RELATIONSHIPS = (
-    "head",
-    "spouse",
-    "child",
-    "parent",
-    "sibling",
-    "grandchild",
-    "grandparent",
-    "other_relative",
-    "non_relative",
-)
 ATTRIBUTE_TYPES = ("integer", "boolean", "enum", "date")
 SENSITIVITIES = ("personal", "sensitive")
 

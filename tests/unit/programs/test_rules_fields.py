@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from carnet.programs.rules import AttributeInfo, core_fields
-from carnet.registry.models import RELATIONSHIPS, SEXES
+from carnet.registry.fields import RELATIONSHIPS, SEXES
 from carnet.registry.validation import RELATIONSHIP_WORDS, SEX_WORDS
 from tests.unit.programs.support import DICTIONARY
 

@@ -5,21 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from carnet.registry.fields import RELATIONSHIPS, SEXES
+
 TYPES = ("integer", "boolean", "enum", "date", "text")
-# Copies of carnet.registry.models.SEXES and RELATIONSHIPS: this package is pure and may not import the
-# table definitions; a unit test keeps the copies equal.
-SEXES = ("F", "M", "X")
-RELATIONSHIPS = (
-    "head",
-    "spouse",
-    "child",
-    "parent",
-    "sibling",
-    "grandchild",
-    "grandparent",
-    "other_relative",
-    "non_relative",
-)
 # A household rule reads these of the household itself; everything else of its members goes through an aggregate.
 HOUSEHOLD_FIELDS = frozenset({"region_code", "municipality_code"})
 
