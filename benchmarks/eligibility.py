@@ -35,9 +35,9 @@ def per_person_rate(factory, code: str, persons: int) -> float:  # type: ignore[
     from sqlalchemy import select
 
     from carnet.db.session import unit_of_work
-    from carnet.programs import repository as repo
     from carnet.programs import service
     from carnet.programs.rules import evaluate
+    from carnet.registry import repository as registry_repo
     from carnet.registry.models import Person
 
     with unit_of_work(factory) as session:
@@ -49,8 +49,8 @@ def per_person_rate(factory, code: str, persons: int) -> float:  # type: ignore[
         start = time.perf_counter()
         eligible = 0
         for person_id in ids:
-            person = repo.person(session, person_id, region_scope=None)
-            members = repo.members_of(session, person.household_id) if person.household_id else [person]
+            person = registry_repo.get_person(session, person_id, region_scope=None)
+            members = registry_repo.members_of(session, person.household_id) if person.household_id else [person]
             values = service._values(session, members, names)
             subject = values[person.id] if definition.unit == "person" else {"region_code": person.region_code}
             eligible += evaluate(rule, subject=subject, members=[values[m.id] for m in members],

@@ -82,6 +82,36 @@ def mailer_file(path: Path | None) -> Iterator[MailerFile]:
         raise
 
 
+def issue_with_progress(
+    session,
+    *,
+    actor,
+    scope: IssueScope,
+    config,
+    passphrase: str | None,
+    letters: MailerFile,
+    workers: int,
+    batch_size: int = 10_000,
+    show: bool = True,
+):  # type: ignore[no-untyped-def]
+    """Issue cards in the command's transaction with a progress bar over the persons to serve; returns the run."""
+    total = service.count_to_issue(session, scope=scope)
+    with progress_bar(t("Issuing cards"), total=total) as update:
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if show:
+                update(done, total)
+
+        return service.issue_cards(
+            session, actor=actor, scope=scope, policy=service.policy_from(config), passphrase=passphrase,
+            now=utcnow(), pins=letters, progress=advance, workers=workers if total > batch_size else 1,
+            batch_size=batch_size,
+        )  # fmt: skip
+
+
 @app.command("issue")
 @handle_errors
 def issue(
@@ -103,21 +133,9 @@ def issue(
     with mailer_file(mailers) as letters:
         with transaction() as session:
             scope = IssueScope(region_code=region, person_id=resolve_person(session, person) if person else None)
-            total = service.count_to_issue(session, scope=scope)
-            with progress_bar(t("Issuing cards"), total=total) as update:
-                done = 0
-
-                def advance(count: int) -> None:
-                    nonlocal done
-                    done += count
-                    if not as_json:
-                        update(done, total)
-
-                run = service.issue_cards(
-                    session, actor=operator("registration"), scope=scope, policy=service.policy_from(config),
-                    passphrase=config.key_passphrase, now=utcnow(), pins=letters, progress=advance,
-                    workers=workers if total > batch_size else 1, batch_size=batch_size,
-                )  # fmt: skip
+            run = issue_with_progress(session, actor=operator("registration"), scope=scope, config=config,
+                                      passphrase=config.key_passphrase, letters=letters, workers=workers,
+                                      batch_size=batch_size, show=not as_json)  # fmt: skip
         letters.finish()
     seconds = time.perf_counter() - started
     out = {"run": str(run.id), "cards": run.cards, "seconds": round(seconds, 2), "mailers": str(mailers or "")}

@@ -315,18 +315,8 @@ def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
     started = time.perf_counter()
     with cards_cli.mailer_file(folder / "pins.csv") as letters:
         with transaction() as session:
-            total = cards.count_to_issue(session, scope=cards.IssueScope())
-            with progress_bar(t("Issuing cards"), total=total) as update:
-                done = 0
-
-                def advance(count: int) -> None:
-                    nonlocal done
-                    done += count
-                    update(done, total)
-
-                run = cards.issue_cards(session, actor=actor, scope=cards.IssueScope(), policy=policy,
-                                        passphrase=passphrase, now=utcnow(), pins=letters, progress=advance,
-                                        workers=2)  # fmt: skip
+            run = cards_cli.issue_with_progress(session, actor=actor, scope=cards.IssueScope(), config=settings(),
+                                                passphrase=passphrase, letters=letters, workers=2)  # fmt: skip
         letters.finish()
     console.print(t("Issued {n} cards in {s} s (run {run})", n=f"{run.cards:,}",
                     s=f"{time.perf_counter() - started:.1f}", run=run.id))  # fmt: skip

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from carnet.credentials.models import Card, CardIssueRun, IssuerKey, StatusList
+from carnet.credentials.models import Card, IssuerKey, StatusList
 from carnet.db.driver import Driver
 from carnet.registry.models import Person, Region
 
@@ -157,11 +157,6 @@ def cards_of_run(session: Session, run_id: uuid.UUID, limit: int = 2) -> list[Ca
     return list(session.scalars(select(Card).where(Card.issue_run_id == run_id).limit(limit)))
 
 
-def issue_run(session: Session, run_id: uuid.UUID) -> CardIssueRun | None:
-    """One issue run."""
-    return session.get(CardIssueRun, run_id)
-
-
 def issue_runs_of(session: Session, person_id: uuid.UUID) -> list[uuid.UUID]:
     """The issue runs that made a card for this person."""
     return list(session.scalars(select(Card.issue_run_id).where(Card.person_id == person_id).distinct()))
@@ -196,9 +191,3 @@ def cards_for_print(
 def card_counts(session: Session) -> dict[str, int]:
     """Cards by status."""
     return dict(session.execute(select(Card.status, func.count()).group_by(Card.status)).all())  # type: ignore[arg-type]
-
-
-def free_slot_exists(session: Session, list_id: int, capacity: int) -> bool:
-    """Whether a list still has room."""
-    used = session.scalar(select(func.count()).where(and_(Card.status_list_id == list_id))) or 0
-    return used < capacity

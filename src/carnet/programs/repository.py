@@ -10,7 +10,6 @@ from sqlalchemy import Select, case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from carnet.programs.models import EligibilityRun, Entitlement, Program, ProgramVersion
-from carnet.registry.models import Household, Person, PersonAttribute
 
 ENTITLEMENTS = Entitlement.__table__
 
@@ -100,11 +99,6 @@ def totals_by_region(session: Session, source: Select | None, run_id: uuid.UUID 
     return [(region, count, int(total or 0)) for region, count, total in session.execute(query)]
 
 
-def scalar_count(session: Session, query: Select) -> int:
-    """The number of rows a query returns."""
-    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
-
-
 def clause_counts(session: Session, query: Select) -> list[int]:
     """The single row of a clause-count query."""
     return [int(value or 0) for value in session.execute(query).one()]
@@ -158,37 +152,6 @@ def changed_against_preview(session: Session, source: Select, previous_id: uuid.
     return session.scalar(newly) or 0, previous_total - (session.scalar(still) or 0)
 
 
-def person(session: Session, person_id: uuid.UUID, *, region_scope: str | None) -> Person | None:
-    """A person within the caller's region."""
-    query = select(Person).where(Person.id == person_id)
-    if region_scope is not None:
-        query = query.where(Person.region_code == region_scope)
-    return session.scalars(query).first()
-
-
-def household(session: Session, household_id: uuid.UUID) -> Household | None:
-    """A household."""
-    return session.get(Household, household_id)
-
-
-def members_of(session: Session, household_id: uuid.UUID) -> list[Person]:
-    """A household's members, by id."""
-    return list(session.scalars(select(Person).where(Person.household_id == household_id).order_by(Person.id)))
-
-
-def attribute_values(session: Session, person_ids: Sequence[uuid.UUID], names: Sequence[str]) -> list[PersonAttribute]:
-    """The stored values of the named attributes of some persons."""
-    if not person_ids or not names:
-        return []
-    return list(
-        session.scalars(
-            select(PersonAttribute).where(
-                PersonAttribute.person_id.in_(list(person_ids)), PersonAttribute.name.in_(list(names))
-            )
-        )
-    )
-
-
 def entitlement_of(session: Session, run_id: uuid.UUID, unit_id: uuid.UUID) -> Entitlement | None:
     """A unit's entitlement in a run."""
     return session.scalars(
@@ -210,14 +173,3 @@ def latest_published(session: Session, program_id: uuid.UUID) -> EligibilityRun 
         .order_by(EligibilityRun.cycle.desc(), EligibilityRun.approved_at.desc())
         .limit(1)
     ).first()
-
-
-def entitlements_of_units(session: Session, unit_ids: Sequence[uuid.UUID]) -> list[tuple[Entitlement, EligibilityRun]]:
-    """Published entitlements of some units, newest cycle first."""
-    rows = session.execute(
-        select(Entitlement, EligibilityRun)
-        .join(EligibilityRun, EligibilityRun.id == Entitlement.run_id)
-        .where(Entitlement.unit_id.in_(list(unit_ids)), EligibilityRun.status == "published")
-        .order_by(Entitlement.cycle.desc())
-    )
-    return [(e, r) for e, r in rows]

@@ -252,7 +252,7 @@ def explain_for_person(
     Only the attributes the rule reads are loaded, and the read is recorded for the person to see.
     """
     program = get_program(session, code)
-    person = repo.person(session, person_id, region_scope=actor.region_code)
+    person = registry_repo.get_person(session, person_id, region_scope=actor.region_code)
     if person is None:
         raise NotFound(f"person {person_id} not found", code="person_not_found")
     run = repo.run_with_status(session, program.id, cycle, "published") if cycle else repo.latest_published(
@@ -262,11 +262,11 @@ def explain_for_person(
     reference = parse_cycle(run.cycle if run else cycle or f"{now:%Y-%m}")[0]
     if definition.unit == "household" and person.household_id is None:
         raise Conflict(f"{code} is for households and this person belongs to none", code="no_household")
-    member_rows = repo.members_of(session, person.household_id) if person.household_id else [person]
+    member_rows = registry_repo.members_of(session, person.household_id) if person.household_id else [person]
     values = _values(session, member_rows, sorted(rule.attributes))
     members = [values[m.id] for m in member_rows]
     if definition.unit == "household":
-        household = repo.household(session, person.household_id)  # type: ignore[arg-type]
+        household = registry_repo.get_household(session, person.household_id, region_scope=None)  # type: ignore[arg-type]
         subject = {"region_code": household.region_code, "municipality_code": household.municipality_code}
         unit_id = household.id
     else:
@@ -316,9 +316,8 @@ def _values(session: Session, persons: list, names: list[str]) -> dict[uuid.UUID
                "municipality_code": p.municipality_code, "relationship": p.relationship, **dict.fromkeys(names)}
         for p in persons
     }  # fmt: skip
-    for value in repo.attribute_values(session, [p.id for p in persons], names):
-        stored = (value.value_int, value.value_bool, value.value_text, value.value_date)
-        out[value.person_id][value.name] = next((v for v in stored if v is not None), None)
+    for person_id, values in registry_repo.attributes_of(session, [p.id for p in persons], names).items():
+        out[person_id] |= {value.name: value.value for value in values}
     return out
 
 
@@ -328,7 +327,7 @@ def _plain(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def program_cohorts(session: Session, person_id: uuid.UUID) -> list[str]:
     """The runs whose cohort included a person (runs over their region made after they were registered)."""
-    person = repo.person(session, person_id, region_scope=None)
+    person = registry_repo.get_person(session, person_id, region_scope=None)
     if person is None:
         return []
     regions = [r for r in (person.region_code, person.municipality_code) if r]

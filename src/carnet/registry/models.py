@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -146,6 +147,12 @@ class PersonAttribute(Base):
     value_text: Mapped[str | None] = mapped_column(String(64))
     value_date: Mapped[date | None] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @property
+    def value(self) -> Any:
+        """The value, from whichever typed column holds it."""
+        return next((v for v in (self.value_int, self.value_bool, self.value_text, self.value_date) if v is not None),
+                    None)  # fmt: skip
 
     # Clustered on (person, name) in SQLite: one b-tree instead of a table plus its key index.
     __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 (SQLAlchemy reads it as a class attribute)

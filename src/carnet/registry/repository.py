@@ -108,12 +108,17 @@ def search_persons(
     return list(session.scalars(query.order_by(Person.id).limit(limit)))
 
 
-def attributes_of(session: Session, person_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[PersonAttribute]]:
-    """The stored attribute values of each person."""
+def attributes_of(
+    session: Session, person_ids: Sequence[uuid.UUID], names: Sequence[str] | None = None
+) -> dict[uuid.UUID, list[PersonAttribute]]:
+    """The stored attribute values of each person (only the `names` given, when given)."""
     out: dict[uuid.UUID, list[PersonAttribute]] = {pid: [] for pid in person_ids}
-    if not person_ids:
+    if not person_ids or names == []:
         return out
-    for value in session.scalars(select(PersonAttribute).where(PersonAttribute.person_id.in_(person_ids))):
+    query = select(PersonAttribute).where(PersonAttribute.person_id.in_(person_ids))
+    if names is not None:
+        query = query.where(PersonAttribute.name.in_(list(names)))
+    for value in session.scalars(query):
         out[value.person_id].append(value)
     return out
 

@@ -141,10 +141,7 @@ def _person_view(person: Person, attributes: list) -> dict[str, Any]:
         "version": person.version,
         "created_at": person.created_at,
         "updated_at": person.updated_at,
-        "attributes": {
-            a.name: next((v for v in (a.value_int, a.value_bool, a.value_text, a.value_date) if v is not None), None)
-            for a in attributes
-        },
+        "attributes": {a.name: a.value for a in attributes},
     }
     return view
 
