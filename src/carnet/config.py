@@ -26,6 +26,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     session_days: int = Field(default=1, description="lifetime of a web session cookie")
+    token_ttl_hours: int = Field(default=12, ge=1, le=24 * 90, description="lifetime of a staff API token")
+    citizen_token_ttl_hours: int = Field(
+        default=2, ge=1, le=24 * 30, description="lifetime of a citizen's API token (often a shared phone)"
+    )
+    throttle_free_failures: int = Field(
+        default=3, ge=1, description="failed attempts against one account or card before back-off starts"
+    )
+    throttle_base_delay_seconds: int = Field(
+        default=2, ge=0, description="the first back-off; each further failure doubles it"
+    )
+    throttle_max_delay_seconds: int = Field(default=900, ge=0, description="the longest back-off")
+    throttle_lockout_failures: int = Field(
+        default=10, ge=2, description="failures that lock an account or card until a registrar or admin unlocks it"
+    )
+    throttle_address_free_failures: int = Field(
+        default=10, ge=1, description="failures from one client address before back-off starts"
+    )
+    throttle_address_lockout_failures: int = Field(
+        default=20, ge=2, description="failures from one client address (password spraying) that lock it out"
+    )
     import_batch_size: int = Field(default=10_000, ge=100, le=200_000)
     head_interval_seconds: int = Field(
         default=300, ge=0, description="how often the server signs a tree head when the log grew (0: never)"

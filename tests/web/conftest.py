@@ -73,6 +73,8 @@ def make_user(session: Session) -> Callable[..., str]:
             role=role,
             region_code=region_code,
             person_id=person_id,
+            # Citizen accounts are made by the person or at an office, never by an admin.
+            created_via="office" if role == "citizen" else "admin",
             now=now,
         )
         _, secret = issue_api_token(session, user=user, name="test", now=now)

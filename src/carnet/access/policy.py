@@ -40,6 +40,12 @@ class Permission(StrEnum):
     PROGRAMS_READ = "programs:read"
     PROGRAMS_MANAGE = "programs:manage"
     ELIGIBILITY_EXPLAIN = "eligibility:explain"
+    # Every account lists and revokes its own tokens and sessions.
+    OWN_CREDENTIALS = "credentials:own"
+    # Lift a lock-out after repeated failed sign-ins or PIN guesses.
+    ACCOUNTS_UNLOCK = "accounts:unlock"
+    # Make a citizen's account at an office, the person present with their card.
+    CITIZEN_ACCOUNTS_CREATE = "citizen_accounts:create"
 
 
 class Purpose(StrEnum):
@@ -59,7 +65,15 @@ class Purpose(StrEnum):
 
 # Least privilege: the admin manages accounts but reads nobody's record.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.ADMIN: frozenset({Permission.USERS_MANAGE, Permission.ATTRIBUTES_READ, Permission.IMPORTS_READ}),
+    Role.ADMIN: frozenset(
+        {
+            Permission.USERS_MANAGE,
+            Permission.ATTRIBUTES_READ,
+            Permission.IMPORTS_READ,
+            Permission.OWN_CREDENTIALS,
+            Permission.ACCOUNTS_UNLOCK,
+        }
+    ),
     Role.REGISTRAR: frozenset(
         {
             Permission.PERSONS_READ,
@@ -76,6 +90,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # Offices take appeals: they show a person why a programme decided as it did.
             Permission.PROGRAMS_READ,
             Permission.ELIGIBILITY_EXPLAIN,
+            Permission.OWN_CREDENTIALS,
+            # People locked out of their account come to the office, as they do for a lost card.
+            Permission.ACCOUNTS_UNLOCK,
+            Permission.CITIZEN_ACCOUNTS_CREATE,
         }
     ),
     Role.PROGRAM_OFFICER: frozenset(
@@ -84,9 +102,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PROGRAMS_READ,
             Permission.PROGRAMS_MANAGE,
             Permission.ELIGIBILITY_EXPLAIN,
+            Permission.OWN_CREDENTIALS,
         }
     ),
-    Role.AGENT: frozenset({Permission.CARDS_VERIFY}),
+    Role.AGENT: frozenset({Permission.CARDS_VERIFY, Permission.OWN_CREDENTIALS}),
     # The oversight body investigates under a court or inspection order; its reads are logged, sealable.
     Role.AUDITOR: frozenset(
         {
@@ -95,10 +114,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.AUDIT_READ,
             Permission.PERSONS_INVESTIGATE,
             Permission.PROGRAMS_READ,
+            Permission.OWN_CREDENTIALS,
         }
     ),
-    Role.MERCHANT: frozenset(),
-    Role.CITIZEN: frozenset({Permission.SELF_READ}),
+    Role.MERCHANT: frozenset({Permission.OWN_CREDENTIALS}),
+    Role.CITIZEN: frozenset({Permission.SELF_READ, Permission.OWN_CREDENTIALS}),
 }
 
 

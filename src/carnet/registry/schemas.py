@@ -191,6 +191,24 @@ class TreeHeadOut(BaseModel):
     signature: str
 
 
+class AccountMakerOut(BaseModel):
+    """The account that created another one."""
+
+    username: str
+    role: str
+
+
+class AccessAccountOut(BaseModel):
+    """The account that made an access, and who created that account, how and where."""
+
+    username: str
+    role: str
+    created_via: str = Field(description="'self_card_pin' (by the person), 'office' (at a registrar's), 'admin'")
+    created_by: AccountMakerOut | None
+    created_office: str | None
+    created_at: datetime
+
+
 class AccessOut(BaseModel):
     """One access to a person's data as the person sees it."""
 
@@ -202,6 +220,9 @@ class AccessOut(BaseModel):
     role: str | None
     purpose: str | None
     action: str | None
+    account: AccessAccountOut | None = Field(
+        default=None, description="the account that accessed; null for the system, the console, a sealed entry"
+    )
     fields: list[str]
     seal_salt: str | None = Field(description="once a seal has ended: with the details, recomputes its digest")
     bulk: bool = Field(description="a bulk operation that included the person (e.g. an import)")

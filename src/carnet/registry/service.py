@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from carnet.access.service import account_labels
 from carnet.audit.service import access_log_for, record_access, record_change
 from carnet.kit.actor import Actor, system_actor
 from carnet.kit.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
@@ -352,11 +354,24 @@ def access_log(
     # Bulk operations that included the person appear through their cohort (one entry per operation).
     cohorts = [*([f"import:{person.import_id}"] if person.import_id else []), *cohorts]
     view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts, today=now.date())
+    # Each access names the account that made it and who created that account, how and where, as the
+    # signed entry names it: an account made to read a record unseen shows up here with its maker.
+    users = {entry["entry"]: _entry_user(entry["entry"]) for entry in view["entries"]}
+    labels = account_labels(session, [u for u in users.values() if u is not None])
+    for entry in view["entries"]:
+        user = users[entry["entry"]]
+        entry["account"] = labels.get(user) if user is not None else None
     record_access(
         session, actor=actor, action="read", subject_type="person", subject_ids=[person.id], fields=["access_log"],
         now=now,
     )  # fmt: skip
     return view
+
+
+def _entry_user(body: str) -> uuid.UUID | None:
+    actor = json.loads(body).get("actor")
+    user = actor.get("user") if isinstance(actor, dict) else None
+    return uuid.UUID(user) if user else None
 
 
 def own_access_log(session: Session, *, actor: Actor, now: datetime, cohorts: Sequence[str] = ()) -> dict[str, Any]:

@@ -14,9 +14,11 @@ from carnet.access import service as access
 from carnet.access.policy import Permission, Purpose, require_permission
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
-from carnet.kit.errors import Unauthenticated
+from carnet.kit.errors import AppError, Unauthenticated
 
 SESSION_COOKIE = "carnet_session"
+# Query parameters that would carry a credential into logs, browser history and Referer headers.
+CREDENTIAL_PARAMETERS = frozenset({"token", "access_token", "api_key", "apikey", "session", "password"})
 
 
 def get_session(request: Request) -> Session:
@@ -64,7 +66,20 @@ async def _finish(request: Request, *, commit: bool) -> None:
     await run_in_threadpool(end)
 
 
+def refuse_credentials_in_url(request: Request) -> None:
+    """400 when a token or password comes in the query string: it is never accepted there."""
+    named = sorted({name.lower() for name in request.query_params} & CREDENTIAL_PARAMETERS)
+    if named:
+        raise AppError(
+            f"credentials are never accepted in a URL (query parameter {named[0]!r}); "
+            "send 'Authorization: Bearer <token>'",
+            code="credential_in_url",
+            status=400,
+        )
+
+
 def _credentials(request: Request) -> tuple[str, str] | None:
+    refuse_credentials_in_url(request)
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, value = header.partition(" ")

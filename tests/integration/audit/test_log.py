@@ -186,7 +186,7 @@ class TestChanges:
             data=PersonIn(given_names="Ana", family_names="Gil", date_of_birth="1990-01-01", region_code="VE-A"),
         )  # fmt: skip
         user = create_user(session, username="ana-gil", password="una clave larga", role="citizen",
-                           person_id=person["id"], now=NOW)  # fmt: skip
+                           person_id=person["id"], created_via="office", now=NOW)  # fmt: skip
         record_change(session, actor=registrar, what="account.create", details=account_details(user), now=NOW)
         last = session.scalars(select(AuditEntry).order_by(AuditEntry.leaf_index.desc()).limit(1)).one()
         body = json.loads(last.body)

@@ -16,6 +16,7 @@ from carnet.credentials.service import REISSUE_REASONS, IssueScope, PinLetter, c
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
+from carnet.web.guards import Attempts, count_verdict, verification_attempts
 
 router = APIRouter(tags=["cards"], route_class=UnitOfWorkRoute)
 verify_cards = requires(Permission.CARDS_VERIFY, Purpose.NONE)
@@ -115,11 +116,16 @@ def status_list(list_id: int, request: Request, session: Session = Depends(get_s
 
 @router.post("/api/v1/cards/verify", response_model=VerdictOut)
 def verify(
-    body: VerifyIn, request: Request, actor: Actor = Depends(verify_cards), session: Session = Depends(get_session)
+    body: VerifyIn,
+    request: Request,
+    actor: Actor = Depends(verify_cards),
+    session: Session = Depends(get_session),
+    guard: Attempts = Depends(verification_attempts),
 ) -> dict:
-    """The verdict on a scanned card, against the current keys and revocations."""
+    """The verdict on a scanned card, against the current keys and revocations (forged cards are throttled)."""
     verdict = service.verify_card(session, text=body.credential, policy=service.policy_from(request.app.state.settings),
                                   now=utcnow())  # fmt: skip
+    count_verdict(guard, verdict.code)
     out = {k: v for k, v in verdict.__dict__.items() if k != "card_id"}
     out["card_number"] = card_number(uuid.UUID(verdict.card_id)) if verdict.card_id else None
     return out
