@@ -537,7 +537,7 @@ class TestUsers:
         ("overrides", "field"),
         [
             ({"region_code": "VE-QQ"}, "region_code"),
-            ({"role": "citizen", "person_id": str(uuid.uuid4())}, "person_id"),
+            ({"role": "registrar", "person_id": str(uuid.uuid4())}, "person_id"),
         ],
     )
     def test_unknown_region_or_person_is_a_field_error(self, client, session, admin, overrides, field):
