@@ -121,13 +121,15 @@ class TooManyAttempts(AppError):
     """429: too many failed attempts; the same answer whether or not the account or card exists."""
 
     def __init__(self, retry_after: int, *, locked_out: bool) -> None:
+        extra = {"retry_after": retry_after}
         if locked_out:
-            message = "too many failed attempts: locked until a registrar or an administrator unlocks it"
-            code = "locked_out"
+            super().__init__(
+                message="too many failed attempts: locked until a registrar or an administrator unlocks it",
+                code="locked_out", status=429, extra=extra,
+            )  # fmt: skip
         else:
-            message = "too many failed attempts; wait before trying again"
-            code = "too_many_attempts"
-        super().__init__(message=message, code=code, status=429, extra={"retry_after": retry_after})
+            super().__init__(message="too many failed attempts; wait before trying again", code="too_many_attempts",
+                             status=429, extra=extra)  # fmt: skip
 
 
 class Throttle:
