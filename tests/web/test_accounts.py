@@ -89,18 +89,15 @@ class TestNoCitizenAccountByAnAdmin:
 
     def test_the_database_refuses_an_admin_made_citizen(self, session, make_person):
         person = make_person()
-        with pytest.raises(IntegrityError):
-            with session.begin_nested():
-                session.add(User(id=uuid.uuid4(), username="direct", display_name="d", role="citizen",
-                                 password_hash="x", person_id=person["id"], is_active=True, created_at=utcnow(),
-                                 created_via="admin"))  # fmt: skip
-                session.flush()
+        with pytest.raises(IntegrityError), session.begin_nested():
+            session.add(User(id=uuid.uuid4(), username="direct", display_name="d", role="citizen",
+                             password_hash="x", person_id=person["id"], is_active=True, created_at=utcnow(),
+                             created_via="admin"))  # fmt: skip
+            session.flush()
 
 
 class TestTheirOwnAccount:
-    def test_the_person_makes_their_account_with_card_and_pin_and_reads_their_record(
-        self, client, session, carded
-    ):
+    def test_the_person_makes_their_account_with_card_and_pin_and_reads_their_record(self, client, session, carded):
         person, credential, pin = carded
         made = self_made(client, credential, pin)
         assert made.status_code == 201, made.text
@@ -116,7 +113,7 @@ class TestTheirOwnAccount:
         assert [(e["action"], e["role"], e["purpose"]) for e in making] == [
             ("create", "citizen", "account_administration")
         ]
-        read = [e for e in entries if e["purpose"] == "data_subject_access"][0]
+        read = next(e for e in entries if e["purpose"] == "data_subject_access")
         assert read["account"]["username"] == "maria" and read["account"]["role"] == "citizen"
         assert read["account"]["created_via"] == "self_card_pin" and read["account"]["created_by"] is None
 
@@ -140,7 +137,7 @@ class TestTheirOwnAccount:
         assert count_rows(session, "users") == before
 
     def test_a_second_account_for_the_same_person_is_refused(self, client, session, office, carded):
-        person, credential, pin = carded
+        _person, credential, pin = carded
         assert self_made(client, credential, pin).status_code == 201
         again = self_made(client, credential, pin, username="maria-2")
         assert again.status_code == 409 and again.json()["code"] == "citizen_account_exists"
@@ -159,10 +156,9 @@ class TestTheirOwnAccount:
                 session.add(user)
                 session.flush()
                 continue
-            with pytest.raises(IntegrityError):
-                with session.begin_nested():
-                    session.add(user)
-                    session.flush()
+            with pytest.raises(IntegrityError), session.begin_nested():
+                session.add(user)
+                session.flush()
 
 
 class TestAtTheOffice:
@@ -175,13 +171,13 @@ class TestAtTheOffice:
         mine = sign_in(client, "maria")
         client.get("/api/v1/me", headers=mine)
         entries = client.get("/api/v1/me/access-log", headers=mine).json()["entries"]
-        making = [e for e in entries if e["fields"] == ["citizen_account"]][0]
+        making = next(e for e in entries if e["fields"] == ["citizen_account"])
         assert (making["role"], making["office"], making["account"]["username"]) == (
             "registrar",
             "Oficina Caracas",
             "taquilla",
         )
-        read = [e for e in entries if e["purpose"] == "data_subject_access"][0]
+        read = next(e for e in entries if e["purpose"] == "data_subject_access")
         assert read["account"] == read["account"] | {
             "username": "maria",
             "role": "citizen",

@@ -88,7 +88,9 @@ class TestOneAccount:
         unlocked = client.post("/api/v1/users/unlock", json={"username": "clerk"}, headers=office)
         assert unlocked.status_code == 200 and unlocked.json() == {"lifted": True}
         assert attempt(client, ROUTES[0], "clerk", PASSWORD).status_code == 201
-        entries = [json.loads(e.body) for e in session.scalars(select(AuditEntry).where(AuditEntry.entry_type == "change"))]
+        entries = [
+            json.loads(e.body) for e in session.scalars(select(AuditEntry).where(AuditEntry.entry_type == "change"))
+        ]
         (unlock,) = [e for e in entries if e["what"] == "throttle.unlock"]
         assert unlock["details"]["kind"] == "account" and "clerk" not in json.dumps(unlock)
         nothing = client.post("/api/v1/users/unlock", json={"username": "clerk"}, headers=office)
@@ -118,9 +120,7 @@ class TestNoEnumeration:
         assert answers["clerk"] == answers["nobody-here"]
         assert [a[0] for a in answers["clerk"]] == [401] * 10 + [429] * 2
 
-    def test_an_unknown_username_costs_one_argon2_verification_like_a_known_one(
-        self, client, make_user, monkeypatch
-    ):
+    def test_an_unknown_username_costs_one_argon2_verification_like_a_known_one(self, client, make_user, monkeypatch):
         make_user("registrar", username="clerk")
         verified = []
 

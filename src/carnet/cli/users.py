@@ -83,8 +83,9 @@ def tokens(username: str = typer.Argument(...)) -> None:
     table = Table(t("Id"), t("Kind"), t("Created"), t("Expires"), t("Last used"), t("State"))
     for row in rows:
         state = t("live") if row["live"] else (t("revoked") if row["revoked_at"] else t("expired"))
-        table.add_row(str(row["id"]), t("token") if row["kind"] == "token" else t("session"), _when(row["created_at"]), _when(row["expires_at"]),
-                      _when(row["last_used_at"]), state)  # fmt: skip
+        kind = t("token") if row["kind"] == "token" else t("session")
+        when = [_when(row[k]) for k in ("created_at", "expires_at", "last_used_at")]
+        table.add_row(str(row["id"]), kind, *when, state)
     console.print(table)
 
 

@@ -51,9 +51,8 @@ class TestSharedCounters:
         key = account_key("clerk")
         for _ in range(3):
             one.failed([key], now=NOW)
-        with Session(engines[1]) as session:
-            with pytest.raises(TooManyAttempts) as refused:
-                other.check(session, [key], now=NOW)
+        with Session(engines[1]) as session, pytest.raises(TooManyAttempts) as refused:
+            other.check(session, [key], now=NOW)
         assert refused.value.status == 429 and refused.value.extra["retry_after"] == 2
         assert refused.value.code == "too_many_attempts"
         with Session(engines[1]) as session:
