@@ -70,7 +70,7 @@ def role(username: str = typer.Argument(...), new_role: Role = typer.Argument(..
     with transaction() as session:
         accounts.change_role(session, actor=operator(ADMINISTRATION), username=username, role=new_role.value,
                              now=utcnow())  # fmt: skip
-    console.print(t("{username} is now a {role}.", username=username, role=new_role.value))
+    console.print(t("{username} now has the role {role}.", username=username, role=new_role.value))
 
 
 @app.command("tokens")
