@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -12,6 +13,16 @@ from carnet.access.throttle import Throttle, ThrottleKey, address_key, policy_fr
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError, Unauthenticated
 from carnet.web.deps import get_session, refuse_credentials_in_url
+
+# What a throttled route may answer besides its own result, for the OpenAPI description.
+THROTTLED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "too many failed attempts: `too_many_attempts` (wait `Retry-After` seconds) or `locked_out`"
+        " (until a registrar or an administrator unlocks it); the same whether or not the account exists",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+        "content": {"application/problem+json": {}},
+    }
+}
 
 
 def throttle_of(request: Request) -> Throttle:

@@ -24,7 +24,7 @@ from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import Unauthenticated
 from carnet.web.deps import SESSION_COOKIE, UnitOfWorkRoute, get_session, requires
-from carnet.web.guards import Attempts, attempts
+from carnet.web.guards import THROTTLED_RESPONSES, Attempts, attempts
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=UnitOfWorkRoute)
 own_credentials = requires(Permission.OWN_CREDENTIALS, Purpose.NONE)
@@ -97,7 +97,7 @@ def _signed_in(session: Session, data: Credentials, guard: Attempts):  # type: i
         return access.authenticate(session, username=data.username, password=data.password)
 
 
-@router.post("/tokens", response_model=TokenOut, status_code=201)
+@router.post("/tokens", response_model=TokenOut, status_code=201, responses=THROTTLED_RESPONSES)
 def create_token(
     data: Credentials, request: Request, guard: Attempts = Depends(attempts), session: Session = Depends(get_session)
 ) -> dict:
@@ -116,7 +116,7 @@ def create_token(
     return {"access_token": secret, "expires_at": token.expires_at.isoformat(), "role": user.role}
 
 
-@router.post("/session", status_code=204)
+@router.post("/session", status_code=204, responses=THROTTLED_RESPONSES)
 def sign_in(
     data: Credentials,
     request: Request,
@@ -169,7 +169,7 @@ def revoke_token(
     return accounts.revoke_credential(session, actor=actor, credential_id=credential_id, now=utcnow())
 
 
-@router.post("/card-account", response_model=CitizenAccountOut, status_code=201)
+@router.post("/card-account", response_model=CitizenAccountOut, status_code=201, responses=THROTTLED_RESPONSES)
 def create_card_account(
     data: CardAccountIn, request: Request, guard: Attempts = Depends(attempts), session: Session = Depends(get_session)
 ) -> object:

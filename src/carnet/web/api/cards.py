@@ -16,7 +16,7 @@ from carnet.credentials.service import REISSUE_REASONS, IssueScope, PinLetter, c
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
-from carnet.web.guards import Attempts, count_verdict, verification_attempts
+from carnet.web.guards import THROTTLED_RESPONSES, Attempts, count_verdict, verification_attempts
 
 router = APIRouter(tags=["cards"], route_class=UnitOfWorkRoute)
 verify_cards = requires(Permission.CARDS_VERIFY, Purpose.NONE)
@@ -114,7 +114,7 @@ def status_list(list_id: int, request: Request, session: Session = Depends(get_s
                     headers={"Cache-Control": f"public, max-age={min(policy.list_ttl_seconds, 3600)}"})  # fmt: skip
 
 
-@router.post("/api/v1/cards/verify", response_model=VerdictOut)
+@router.post("/api/v1/cards/verify", response_model=VerdictOut, responses=THROTTLED_RESPONSES)
 def verify(
     body: VerifyIn,
     request: Request,
