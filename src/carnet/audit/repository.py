@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
+from carnet.audit.models import (
+    AccessRecord,
+    AuditEntry,
+    AuditKey,
+    AuditLogState,
+    AuditNode,
+    HeadWitness,
+    StoreKeyVerifier,
+    TreeHead,
+)
 from carnet.db.driver import Driver
 
 STATE = AuditLogState.__table__
@@ -139,3 +148,8 @@ def witnessed_heads(session: Session, kid: str) -> list[tuple[TreeHead, HeadWitn
         .order_by(TreeHead.id)
     )
     return [(head, countersignature) for head, countersignature in rows]
+
+
+def store_key_verifier(session: Session) -> StoreKeyVerifier | None:
+    """The store's passphrase verifier, locked for this transaction on PostgreSQL."""
+    return session.scalars(select(StoreKeyVerifier).where(StoreKeyVerifier.id == 1).with_for_update()).first()

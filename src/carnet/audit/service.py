@@ -28,6 +28,7 @@ from carnet.audit.merkle import (
     verify_consistency,
 )
 from carnet.audit.models import AccessRecord, AuditKey, HeadWitness, TreeHead
+from carnet.audit.store_keys import require_store_passphrase
 from carnet.kit import signing
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, Conflict, NotFound
@@ -228,6 +229,7 @@ def entry(session: Session, leaf_index: int) -> Any:
 
 def sign_head(session: Session, *, passphrase: str | None, now: datetime) -> TreeHead:
     """Sign the log's current size and root with the log's key (made on first use, stored encrypted)."""
+    passphrase = require_store_passphrase(session, passphrase=passphrase, now=now)
     record = repo.log_key(session)
     if record is None:
         key = signing.generate()
@@ -254,6 +256,7 @@ def rotate_log_key(
     The old key signs a last head first and stays published, so every head it signed keeps verifying;
     the rotation itself is an entry in the log, covered by the new key's first head.
     """
+    passphrase = require_store_passphrase(session, passphrase=passphrase, now=now)
     old = repo.log_key(session)
     if old is not None:
         sign_head(session, passphrase=passphrase, now=now)  # proves the passphrase before anything changes
