@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from carnet.audit.entries import rows_seal
 from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
@@ -226,8 +227,15 @@ def approve_run(
         "run": str(run.id), "cycle": run.cycle, "program_version": run.program_version,
         "units_eligible": run.units_eligible, "value": run.total_value, "currency": run.currency,
         "cohort_digest": run.cohort_digest, "supersedes": str(run.supersedes_run_id) if run.supersedes_run_id else None,
+        "proposed_by": run.proposed_by, "approved_by": run.approved_by,
+        "entitlements": entitlements_seal(session, run.id),
     })  # fmt: skip
     return run
+
+
+def entitlements_seal(session: Session, run_id: uuid.UUID) -> dict[str, Any]:
+    """Count and digest of a run's entitlements, as sealed in the log when the run is published."""
+    return rows_seal(repo.stream_entitlements(session, run_id))
 
 
 def runs_of(session: Session, *, code: str) -> list[EligibilityRun]:
