@@ -1,4 +1,4 @@
-"""requirements.lock covers pyproject.toml: every `==` pin (runtime, dev and build) is locked at that version with a hash."""
+"""requirements.lock covers pyproject.toml: every `==` pin (runtime, dev, build) is locked with a hash."""
 
 from __future__ import annotations
 

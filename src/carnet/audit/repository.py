@@ -163,8 +163,7 @@ def stream_access_records(session: Session) -> Iterator[tuple[AccessRecord, Audi
         .order_by(AccessRecord.seq)
         .execution_options(yield_per=5_000)
     )
-    for record, entry in rows:
-        yield record, entry
+    yield from rows.tuples()
 
 
 def entries_of_type(session: Session, entry_type: str) -> Iterator[tuple[int, bytes]]:

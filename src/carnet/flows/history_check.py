@@ -71,7 +71,9 @@ def _stream_record_changes(session: Session) -> Iterator[RecordChange]:
     yield from session.scalars(select(RecordChange).order_by(RecordChange.id).execution_options(yield_per=5_000))
 
 
-def _check_record_changes(session: Session, checked: dict[str, int], unsealed: dict[str, int]) -> HistoryMismatch | None:
+def _check_record_changes(
+    session: Session, checked: dict[str, int], unsealed: dict[str, int]
+) -> HistoryMismatch | None:
     sealed = history_entries(session, RECORD_CHANGES)
     first_sealed = min((int(row) for row in sealed), default=None)
     columns = [c.key for c in RecordChange.__table__.columns if c.key != "id"]
@@ -95,7 +97,7 @@ def _check_record_changes(session: Session, checked: dict[str, int], unsealed: d
             if digests.get(name) != expected:
                 return HistoryMismatch(RECORD_CHANGES, row, name, leaf)
         checked[RECORD_CHANGES] += 1
-    missing = sorted((int(row) for row in set(sealed) - seen))
+    missing = sorted(int(row) for row in set(sealed) - seen)
     if missing:
         return HistoryMismatch(RECORD_CHANGES, str(missing[0]), "row deleted", sealed[str(missing[0])][0])
     return None

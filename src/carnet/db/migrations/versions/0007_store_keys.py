@@ -50,10 +50,9 @@ def upgrade() -> None:
             sa.column("ciphertext", sa.LargeBinary()),
             sa.column("created_at", carnet.db.base.UTCDateTime(timezone=True)),
         )
-        op.bulk_insert(
-            table, [{"id": 1, "kind": "legacy-pem", "params": "pkcs8", "ciphertext": bytes(probe[0]),
-                     "created_at": datetime.now(UTC)}]  # fmt: skip
-        )
+        row = {"id": 1, "kind": "legacy-pem", "params": "pkcs8", "ciphertext": bytes(probe[0]),
+               "created_at": datetime.now(UTC)}  # fmt: skip
+        op.bulk_insert(table, [row])
 
 
 def downgrade() -> None:
