@@ -74,15 +74,10 @@ class BackupReport:
                 "history_checked": self.history_checked}  # fmt: skip
 
 
-def backup_error(message: str, code: str) -> AppError:
-    """A backup failure with its code (exit 2 in the CLI, like every AppError)."""
-    return AppError(message, code=code)
-
-
 def _kind(url: str) -> str:
     name = make_url(url).get_backend_name()
     if name not in DATABASE:
-        raise backup_error(f"backups support SQLite and PostgreSQL, not {name}", "backup_unsupported_database")
+        raise AppError(f"backups support SQLite and PostgreSQL, not {name}", code="backup_unsupported_database")
     return name
 
 
@@ -156,7 +151,7 @@ def _write_private(path: Path, data: bytes) -> None:
 def _sqlite_path(url: str) -> Path:
     database = make_url(url).database
     if not database or database == ":memory:":
-        raise backup_error("an in-memory SQLite store cannot be backed up", "backup_unsupported_database")
+        raise AppError("an in-memory SQLite store cannot be backed up", code="backup_unsupported_database")
     return Path(database)
 
 
@@ -173,10 +168,10 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
     try:
         done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError:
-        raise backup_error(f"{args[0]} is not installed (it comes with the PostgreSQL client)",
-                           "backup_tool_missing") from None  # fmt: skip
+        raise AppError(f"{args[0]} is not installed (it comes with the PostgreSQL client)",
+                           code="backup_tool_missing") from None  # fmt: skip
     if done.returncode != 0:
-        raise backup_error(f"{what} failed: {done.stderr.strip()[-500:]}", "backup_tool_failed")
+        raise AppError(f"{what} failed: {done.stderr.strip()[-500:]}", code="backup_tool_failed")
 
 
 def create_backup(url: str, folder: Path, *, keys_path: Path | None = None, now: datetime,
@@ -184,7 +179,7 @@ def create_backup(url: str, folder: Path, *, keys_path: Path | None = None, now:
     """Back up the store at `url` into a new folder; the keys go to `keys_path` (default: inside the folder)."""
     kind = _kind(url)
     if folder.exists() and any(folder.iterdir()):
-        raise backup_error(f"{folder} is not empty; a backup goes into a new folder", "backup_folder_not_empty")
+        raise AppError(f"{folder} is not empty; a backup goes into a new folder", code="backup_folder_not_empty")
     folder.mkdir(parents=True, exist_ok=True)
     keys_file = keys_path or folder / KEYS
     database_file = folder / DATABASE[kind]
@@ -262,23 +257,23 @@ def read_manifest(folder: Path, *, keys_path: Path | None = None) -> tuple[dict[
     try:
         manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
     except FileNotFoundError:
-        raise backup_error(f"{folder} holds no {MANIFEST}", "backup_manifest_missing") from None
+        raise AppError(f"{folder} holds no {MANIFEST}", code="backup_manifest_missing") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise backup_error(f"{folder / MANIFEST} is not a backup manifest: {exc}", "backup_manifest_invalid") from None
+        raise AppError(f"{folder / MANIFEST} is not a backup manifest: {exc}", code="backup_manifest_invalid") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("database") not in DATABASE:
-        raise backup_error(f"{folder / MANIFEST} is not a {FORMAT} manifest", "backup_manifest_invalid")
+        raise AppError(f"{folder / MANIFEST} is not a {FORMAT} manifest", code="backup_manifest_invalid")
     paths = {}
     for name in ("database", "keys"):
         part = manifest.get("parts", {}).get(name)
         if not isinstance(part, dict) or "sha256" not in part or "file" not in part:
-            raise backup_error(f"the manifest names no {name} part", "backup_manifest_invalid")
+            raise AppError(f"the manifest names no {name} part", code="backup_manifest_invalid")
         path = keys_path if name == "keys" and keys_path is not None else folder / part["file"]
         if not path.is_file():
             hint = " (it was written apart: give its path with --keys)" if part.get("apart") else ""
-            raise backup_error(f"the {name} part {path} is missing{hint}", "backup_part_missing")
+            raise AppError(f"the {name} part {path} is missing{hint}", code="backup_part_missing")
         if _sha256(path) != part["sha256"]:
-            raise backup_error(f"the {name} part {path} does not match its SHA-256 in the manifest",
-                               "backup_checksum_mismatch")  # fmt: skip
+            raise AppError(f"the {name} part {path} does not match its SHA-256 in the manifest",
+                               code="backup_checksum_mismatch")  # fmt: skip
         paths[name] = path
     return manifest, paths["database"], paths["keys"]
 
@@ -298,13 +293,13 @@ def restore_backup(folder: Path, url: str, *, keys_path: Path | None = None,
     manifest, database_file, keys_file = read_manifest(folder, keys_path=keys_path)
     kind = _kind(url)
     if kind != manifest["database"]:
-        raise backup_error(f"the backup is of a {manifest['database']} store, the target is {kind}",
-                           "backup_wrong_database")  # fmt: skip
+        raise AppError(f"the backup is of a {manifest['database']} store, the target is {kind}",
+                           code="backup_wrong_database")  # fmt: skip
     keys = json.loads(keys_file.read_text("utf-8"))
     if kind == "sqlite":
         target = _sqlite_path(url)
         if target.exists() and target.stat().st_size and not _is_empty(url):
-            raise backup_error(f"{target} already holds a store; restore only into an empty one", "restore_not_empty")
+            raise AppError(f"{target} already holds a store; restore only into an empty one", code="restore_not_empty")
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.with_name(target.name + ".restoring")
         staging.unlink(missing_ok=True)
@@ -323,8 +318,8 @@ def restore_backup(folder: Path, url: str, *, keys_path: Path | None = None,
         staging.replace(target)
         return report
     if not _is_empty(url):
-        raise backup_error("the target database already holds tables; restore only into an empty one",
-                           "restore_not_empty")  # fmt: skip
+        raise AppError("the target database already holds tables; restore only into an empty one",
+                           code="restore_not_empty")  # fmt: skip
     dsn, env = _pg_command(url)
     try:
         # Constraints come last (post-data), after the keys their rows point to are back.
@@ -371,17 +366,17 @@ def _prove(url: str, folder: Path, manifest: dict[str, Any], progress: Progress)
             facts = _store_facts(session.connection())
             result = verify_log(session)
             if not result.ok:
-                raise backup_error(f"the restored audit log does not verify: {result.problem}",
-                                   "restore_verification_failed")  # fmt: skip
+                raise AppError(f"the restored audit log does not verify: {result.problem}",
+                                   code="restore_verification_failed")  # fmt: skip
             history = check_history(session)
             if history.mismatch is not None:
-                raise backup_error(f"the restored history does not verify: {history.mismatch.problem}",
-                                   "restore_verification_failed")  # fmt: skip
+                raise AppError(f"the restored history does not verify: {history.mismatch.problem}",
+                                   code="restore_verification_failed")  # fmt: skip
             progress("audit verify", 1, 1)
             for fact in ("tree_head", "migration_head", "log_size"):
                 if facts[fact] != manifest.get(fact):
-                    raise backup_error(f"the restored store's {fact} is not the one the manifest names",
-                                       "restore_head_mismatch")  # fmt: skip
+                    raise AppError(f"the restored store's {fact} is not the one the manifest names",
+                                       code="restore_head_mismatch")  # fmt: skip
         return BackupReport(folder, manifest, restored_size=result.size, history_checked=history.checked)
     finally:
         engine.dispose()
