@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from datetime import date as date_type
 from typing import Any
 
-from carnet.kit.canonical import canonical_json
+from carnet.kit.canonical import MAX_SAFE_INTEGER, canonical_json
 
 ENTRY_VERSION = 1
 SUBJECT_TAG = b"carnet/subject/v1"
@@ -106,6 +106,8 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
+    if isinstance(value, float) or (type(value) is int and abs(value) > MAX_SAFE_INTEGER):
+        return repr(value)  # canonical JSON carries neither; the digest only needs a stable text
     return value
 
 
