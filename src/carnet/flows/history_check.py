@@ -2,8 +2,9 @@
 
 `audit` is a sink and knows no other domain's tables, so the check that spans them lives here:
 - access records: each one's log entry is recomputed from the row (audit does that itself);
-- registry change history (`record_changes`): each row is sealed by a `history` entry holding a digest
-  per field; every row from the first sealed one on must have its entry, and every field must match;
+- registry change history (`record_changes`) and programme versions (`program_versions`, the rule a
+  decision followed): each row is sealed by a `history` entry holding a digest per field; every row from
+  the first sealed one on must have its entry, and every field must match;
 - eligibility runs and their entitlements: each published run is sealed by its `program.run_published`
   change entry (cycle, version, totals, cohort digest, who proposed and approved it, and a count and
   digest of its entitlements); a run shown as published or superseded must be named by the log.
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session
 
 from carnet.audit import entries as audit_entries
 from carnet.audit.service import HistoryMismatch, change_entries, history_entries, verify_access_records
-from carnet.programs.models import EligibilityRun
-from carnet.programs.service import entitlements_seal
+from carnet.programs.models import EligibilityRun, ProgramVersion
+from carnet.programs.service import entitlements_seal, version_values
 from carnet.registry.models import RecordChange
 
 RECORD_CHANGES = "record_changes"
@@ -61,46 +62,65 @@ def check_history(session: Session) -> HistoryCheck:
     unsealed: dict[str, int] = {}
     mismatch = verify_access_records(session)
     if mismatch is None:
-        mismatch = _check_record_changes(session, checked, unsealed)
+        mismatch = _check_sealed_rows(session, RECORD_CHANGES, _record_changes(session), checked, unsealed)
+    if mismatch is None:
+        mismatch = _check_sealed_rows(session, "program_versions", _program_versions(session), checked, unsealed)
     if mismatch is None:
         mismatch = _check_runs(session, checked)
     return HistoryCheck(checked, unsealed, mismatch)
 
 
-def _stream_record_changes(session: Session) -> Iterator[RecordChange]:
-    yield from session.scalars(select(RecordChange).order_by(RecordChange.id).execution_options(yield_per=5_000))
-
-
-def _check_record_changes(
-    session: Session, checked: dict[str, int], unsealed: dict[str, int]
+def _check_sealed_rows(
+    session: Session,
+    table: str,
+    rows: Iterator[tuple[str, str, dict[str, Any], int | None]],
+    checked: dict[str, int],
+    unsealed: dict[str, int],
 ) -> HistoryMismatch | None:
-    sealed = history_entries(session, RECORD_CHANGES)
-    first_sealed = min((int(row) for row in sealed), default=None)
-    columns = [c.key for c in RecordChange.__table__.columns if c.key != "id"]
+    """Rows given as (row key, binding, sealed columns, order number): each against its `history` entry."""
+    sealed = history_entries(session, table)
+    checked[table] = unsealed[table] = 0
     seen: set[str] = set()
-    checked[RECORD_CHANGES] = unsealed[RECORD_CHANGES] = 0
-    for change in _stream_record_changes(session):
-        row = str(change.id)
+    first_sealed: int | None = None
+    pending: list[tuple[str, int | None]] = []
+    for row, binding, values, number in rows:
         if row not in sealed:
-            if first_sealed is None or change.id < first_sealed:
-                unsealed[RECORD_CHANGES] += 1  # written before history was sealed: nothing to check against
-                continue
-            return HistoryMismatch(RECORD_CHANGES, row, "row", None)  # a row the log never sealed
+            pending.append((row, number))  # before the first sealed row: legacy; after it: never sealed
+            continue
+        if first_sealed is None and number is not None:
+            first_sealed = number
         leaf, entry = sealed[row]
         seen.add(row)
         digests = entry.get("fields", {})
-        binding = str(change.entity_id)
-        for name in sorted(set(columns) | set(digests)):
-            value = getattr(change, name, None)
-            expected = audit_entries.field_digest(table=RECORD_CHANGES, row=row, binding=binding, name=name,
-                                                  value=value)  # fmt: skip
+        for name in sorted(set(values) | set(digests)):
+            expected = audit_entries.field_digest(table=table, row=row, binding=binding, name=name,
+                                                  value=values.get(name))  # fmt: skip
             if digests.get(name) != expected:
-                return HistoryMismatch(RECORD_CHANGES, row, name, leaf)
-        checked[RECORD_CHANGES] += 1
-    missing = sorted(int(row) for row in set(sealed) - seen)
+                return HistoryMismatch(table, row, name, leaf)
+        checked[table] += 1
+    for row, number in pending:
+        if first_sealed is None or number is None or number < first_sealed:
+            unsealed[table] += 1  # written before history was sealed: nothing to check against
+        else:
+            return HistoryMismatch(table, row, "row", None)  # a row the log never sealed
+    missing = sorted(set(sealed) - seen, key=lambda row: sealed[row][0])
     if missing:
-        return HistoryMismatch(RECORD_CHANGES, str(missing[0]), "row deleted", sealed[str(missing[0])][0])
+        return HistoryMismatch(table, missing[0], "row deleted", sealed[missing[0]][0])
     return None
+
+
+def _record_changes(session: Session) -> Iterator[tuple[str, str, dict[str, Any], int | None]]:
+    columns = [c.key for c in RecordChange.__table__.columns if c.key != "id"]
+    query = select(RecordChange).order_by(RecordChange.id).execution_options(yield_per=5_000)
+    for change in session.scalars(query):
+        yield str(change.id), str(change.entity_id), {name: getattr(change, name) for name in columns}, change.id
+
+
+def _program_versions(session: Session) -> Iterator[tuple[str, str, dict[str, Any], int | None]]:
+    query = select(ProgramVersion).order_by(ProgramVersion.created_at, ProgramVersion.program_id,
+                                            ProgramVersion.version)  # fmt: skip
+    for number, version in enumerate(session.scalars(query)):
+        yield f"{version.program_id}:{version.version}", str(version.program_id), version_values(version), number
 
 
 def _check_runs(session: Session, checked: dict[str, int]) -> HistoryMismatch | None:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from carnet.audit.entries import rows_seal
-from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access
+from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access, record_history
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
@@ -75,9 +75,13 @@ def apply_program(session: Session, *, actor: Actor, definition: ProgramDefiniti
                           status=definition.status, version=1, created_at=now, updated_at=now)  # fmt: skip
         session.add(program)
     session.flush()
-    session.add(ProgramVersion(program_id=program.id, version=program.version, definition=document, rule=rule.text,
-                               rule_fingerprint=rule.fingerprint, created_at=now, **_actor_details(actor)))  # fmt: skip
+    version = ProgramVersion(program_id=program.id, version=program.version, definition=document, rule=rule.text,
+                             rule_fingerprint=rule.fingerprint, created_at=now, **_actor_details(actor))  # fmt: skip
+    session.add(version)
     session.flush()
+    # The rule a decision followed is history an auditor reads: sealed field by field in the log.
+    record_history(session, table="program_versions", row=f"{program.id}:{program.version}",
+                   binding=str(program.id), values=version_values(version), now=now)  # fmt: skip
     record_change(session, actor=actor, what="program.version", now=now, details={
         "program": program.code, "version": program.version, "status": program.status, "purpose": program.purpose,
         "rule_fingerprint": rule.fingerprint, "attributes": sorted(rule.attributes)})  # fmt: skip
@@ -231,6 +235,12 @@ def approve_run(
         "entitlements": entitlements_seal(session, run.id),
     })  # fmt: skip
     return run
+
+
+def version_values(version: ProgramVersion) -> dict[str, Any]:
+    """The sealed columns of a programme version (all but its key)."""
+    return {column.key: getattr(version, column.key) for column in ProgramVersion.__table__.columns
+            if column.key not in ("program_id", "version")}  # fmt: skip
 
 
 def entitlements_seal(session: Session, run_id: uuid.UUID) -> dict[str, Any]:

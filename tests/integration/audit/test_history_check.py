@@ -82,6 +82,7 @@ class TestHistoryCheck:
         result = check_history(session)
         assert result.ok, result.mismatch
         assert result.checked["record_changes"] >= 2 and result.checked["eligibility_runs"] == 2
+        assert result.checked["program_versions"] == 1
         assert result.checked["entitlements"] >= 2 * history["second"].units_eligible > 0
 
     def test_a_rewritten_access_record_is_named_and_the_person_sees_the_signed_purpose(self, session, history,
@@ -120,6 +121,16 @@ class TestHistoryCheck:
         assert check_history(session).ok
         session.execute(text("DELETE FROM record_changes WHERE id = :i"), {"i": change_id})
         assert mismatch(session) == ("record_changes", str(change_id), "row deleted")
+
+    @pytest.mark.parametrize(
+        ("assignment", "field"),
+        [("rule = 'true'", "rule"), ("rule_fingerprint = 'f00d'", "rule_fingerprint"),
+         ("actor_office = 'Otra oficina'", "actor_office")],
+    )  # fmt: skip
+    def test_a_rewritten_programme_rule_is_named(self, session, history, assignment, field):
+        program_id = history["first"].program_id
+        sql(session, f"UPDATE program_versions SET {assignment} WHERE program_id = :i AND version = 1", i=program_id)
+        assert mismatch(session) == ("program_versions", f"{program_id}:1", field)
 
     def test_a_history_row_the_log_never_sealed_is_named(self, session, history):
         session.execute(text(
