@@ -32,6 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, insert, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import carnet.audit.models  # registers the log's key tables on Base.metadata
@@ -201,7 +202,10 @@ def create_backup(url: str, folder: Path, *, keys_path: Path | None = None, now:
 
 
 def _create_sqlite(url: str, target: Path, progress: Progress) -> tuple[dict[str, Any], dict[str, Any]]:
-    source = sqlite3.connect(f"file:{_sqlite_path(url)}?mode=ro", uri=True)
+    path = _sqlite_path(url)
+    if not path.is_file():
+        raise AppError(f"there is no store at {path} to back up", code="backup_store_missing")
+    source = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     copy = sqlite3.connect(target)
     try:
         # The online backup API copies a consistent snapshot while the store stays in use.
@@ -295,7 +299,10 @@ def restore_backup(folder: Path, url: str, *, keys_path: Path | None = None,
     if kind != manifest["database"]:
         raise AppError(f"the backup is of a {manifest['database']} store, the target is {kind}",
                            code="backup_wrong_database")  # fmt: skip
-    keys = json.loads(keys_file.read_text("utf-8"))
+    try:
+        keys = json.loads(keys_file.read_text("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AppError(f"{keys_file} is not a keys part: {exc}", code="backup_manifest_invalid") from None
     if kind == "sqlite":
         target = _sqlite_path(url)
         if target.exists() and target.stat().st_size and not _is_empty(url):
@@ -310,6 +317,10 @@ def restore_backup(folder: Path, url: str, *, keys_path: Path | None = None,
         try:
             _insert_keys(staging_url, keys)
             report = _prove(staging_url, folder, manifest, progress)
+        except (sqlite3.Error, SQLAlchemyError) as exc:
+            staging.unlink(missing_ok=True)
+            raise AppError(f"the backup does not restore: {exc.__class__.__name__}: {str(exc)[:300]}",
+                           code="restore_failed") from None  # fmt: skip
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
@@ -334,6 +345,10 @@ def restore_backup(folder: Path, url: str, *, keys_path: Path | None = None,
               f"--dbname={dsn}", str(database_file)], env, "pg_restore post-data")  # fmt: skip
         progress("restore post-data", 1, 1)
         return _prove(url, folder, manifest, progress)
+    except SQLAlchemyError as exc:
+        _empty_postgres(url)
+        raise AppError(f"the backup does not restore: {exc.__class__.__name__}: {str(exc)[:300]}",
+                       code="restore_failed") from None  # fmt: skip
     except BaseException:
         _empty_postgres(url)
         raise

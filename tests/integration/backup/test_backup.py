@@ -125,3 +125,27 @@ class TestPostgresRoundTrip:
             use_settings(monkeypatch, CARNET_DATABASE_URL=None)
             for url in (source, target, scratch):
                 drop_postgres_database(url)
+
+
+class TestCleanFailures:
+    def test_no_store_a_folder_in_use_and_a_broken_database_part_are_clear_errors(self, cli_store, monkeypatch,
+                                                                                 tmp_path):  # fmt: skip
+        nothing = carnet("backup", "create", tmp_path / "b0", ok=False)
+        assert nothing.exit_code == 2 and "backup_store_missing" in nothing.output
+        populate(monkeypatch, tmp_path)
+        (tmp_path / "used").mkdir()
+        (tmp_path / "used" / "x").write_text("x")
+        used = carnet("backup", "create", tmp_path / "used", ok=False)
+        assert used.exit_code == 2 and "backup_folder_not_empty" in used.output
+        folder = tmp_path / "backup"
+        backup(folder)
+        database = folder / "database.sqlite"
+        database.write_bytes(b"not a database at all" * 100)
+        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest["parts"]["database"]["sha256"] = hashlib.sha256(database.read_bytes()).hexdigest()
+        (folder / "manifest.json").write_text(json.dumps(manifest))
+        broken = carnet("backup", "verify", folder, ok=False)
+        assert broken.exit_code == 2 and "restore_failed" in broken.output
+        (folder / "manifest.json").write_text("{")
+        unreadable = carnet("backup", "verify", folder, ok=False)
+        assert unreadable.exit_code == 2 and "backup_manifest_invalid" in unreadable.output
