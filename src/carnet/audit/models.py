@@ -134,3 +134,24 @@ class HeadWitness(Base):
     kid: Mapped[str] = mapped_column(ForeignKey("audit_keys.kid"), primary_key=True)
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     witnessed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StoreKeyVerifier(Base):
+    """Proof of the one passphrase a store's private keys are encrypted under (one row, id 1).
+
+    `scrypt-aesgcm`: an AES-GCM ciphertext of a known value under a key derived with scrypt from the
+    passphrase and `salt`; `legacy-pem`: a store that had keys before verifiers existed holds one of
+    its encrypted keys here, and the first passphrase that opens it replaces it with a real verifier.
+    """
+
+    __tablename__ = "store_key_verifier"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("kind IN ('scrypt-aesgcm', 'legacy-pem')", name="kind"),)

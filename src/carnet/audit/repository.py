@@ -8,7 +8,16 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from carnet.audit.models import AccessRecord, AuditEntry, AuditKey, AuditLogState, AuditNode, HeadWitness, TreeHead
+from carnet.audit.models import (
+    AccessRecord,
+    AuditEntry,
+    AuditKey,
+    AuditLogState,
+    AuditNode,
+    HeadWitness,
+    StoreKeyVerifier,
+    TreeHead,
+)
 from carnet.db.driver import Driver
 
 STATE = AuditLogState.__table__
@@ -139,3 +148,31 @@ def witnessed_heads(session: Session, kid: str) -> list[tuple[TreeHead, HeadWitn
         .order_by(TreeHead.id)
     )
     return [(head, countersignature) for head, countersignature in rows]
+
+
+def store_key_verifier(session: Session) -> StoreKeyVerifier | None:
+    """The store's passphrase verifier, locked for this transaction on PostgreSQL."""
+    return session.scalars(select(StoreKeyVerifier).where(StoreKeyVerifier.id == 1).with_for_update()).first()
+
+
+def stream_access_records(session: Session) -> Iterator[tuple[AccessRecord, AuditEntry | None]]:
+    """Every access record with the log entry derived from it (None when it has none), in seq order."""
+    rows = session.execute(
+        select(AccessRecord, AuditEntry)
+        .outerjoin(AuditEntry, AuditEntry.access_seq == AccessRecord.seq)
+        .order_by(AccessRecord.seq)
+        .execution_options(yield_per=5_000)
+    )
+    yield from rows.tuples()
+
+
+def entries_of_type(session: Session, entry_type: str) -> Iterator[tuple[int, bytes]]:
+    """(leaf index, body) of every entry of one type, in leaf order."""
+    rows = session.execute(
+        select(AuditEntry.leaf_index, AuditEntry.body)
+        .where(AuditEntry.entry_type == entry_type)
+        .order_by(AuditEntry.leaf_index)
+        .execution_options(yield_per=5_000)
+    )
+    for leaf_index, body in rows:
+        yield leaf_index, bytes(body)

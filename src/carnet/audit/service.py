@@ -28,6 +28,7 @@ from carnet.audit.merkle import (
     verify_consistency,
 )
 from carnet.audit.models import AccessRecord, AuditKey, HeadWitness, TreeHead
+from carnet.audit.store_keys import require_store_passphrase
 from carnet.kit import signing
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, Conflict, NotFound
@@ -137,6 +138,87 @@ def record_change(session: Session, *, actor: Actor, what: str, details: dict[st
     return append_entries(session, [("change", build, None)], now=now)
 
 
+def record_history(
+    session: Session, *, table: str, row: int | str, binding: str, values: dict[str, Any], now: datetime
+) -> int:
+    """Seal one row of a history table in the log (a digest per field, no values); returns its leaf.
+
+    `binding` is the internal id the row is about; `values` are the row's columns as stored, so that
+    `flows.history_check` can recompute every digest from the table and name the field that changed.
+    """
+
+    def build(leaf: int) -> dict[str, Any]:
+        return audit_entries.history_entry(leaf_index=leaf, table=table, row=row, binding=binding, values=values,
+                                           at=now)  # fmt: skip
+
+    return append_entries(session, [("history", build, None)], now=now)
+
+
+def history_entries(session: Session, table: str) -> dict[str, tuple[int, dict[str, Any]]]:
+    """The history entries sealing rows of one table: row id → (leaf, entry)."""
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for leaf, body in repo.entries_of_type(session, "history"):
+        entry = json.loads(body)
+        if entry.get("table") == table:
+            found.setdefault(str(entry.get("row")), (leaf, entry))
+    return found
+
+
+def change_entries(session: Session, what: str) -> list[tuple[int, dict[str, Any]]]:
+    """The change entries of one kind (e.g. "program.run_published"), in leaf order, as (leaf, entry)."""
+    out = []
+    for leaf, body in repo.entries_of_type(session, "change"):
+        entry = json.loads(body)
+        if entry.get("what") == what:
+            out.append((leaf, entry))
+    return out
+
+
+@dataclass(frozen=True)
+class HistoryMismatch:
+    """The first row of a table that a person or auditor reads as history and that its log entry contradicts."""
+
+    table: str
+    row: str
+    field: str
+    leaf: int | None
+
+    @property
+    def problem(self) -> str:
+        """The mismatch in words."""
+        where = f"entry {self.leaf}" if self.leaf is not None else "no log entry"
+        return f"{self.table} row {self.row}: {self.field} differs from what the log holds ({where})"
+
+    def as_dict(self) -> dict[str, Any]:
+        """The mismatch as JSON-ready fields."""
+        return {"table": self.table, "row": self.row, "field": self.field, "leaf": self.leaf, "problem": self.problem}
+
+
+def _record_row(record: AccessRecord) -> dict[str, Any]:
+    return {column.key: getattr(record, column.key) for column in AccessRecord.__table__.columns}
+
+
+def access_record_mismatch(record: AccessRecord, entry: Any) -> str | None:
+    """The column of an access record its log entry contradicts, "entry" when it has none, or None."""
+    if entry is None:
+        return "entry"
+    body = bytes(entry.body)
+    if leaf_hash(body) != bytes(entry.leaf_hash):
+        return "entry"
+    stored = json.loads(body)
+    recomputed = audit_entries.access_entry(leaf_index=entry.leaf_index, record=_record_row(record))
+    return audit_entries.access_mismatch(stored, json.loads(audit_entries.encode(recomputed)))
+
+
+def verify_access_records(session: Session) -> HistoryMismatch | None:
+    """Recompute every access record's log entry from the row and compare; the first that differs, named."""
+    for record, entry in repo.stream_access_records(session):
+        field = access_record_mismatch(record, entry)
+        if field is not None:
+            return HistoryMismatch("access_records", str(record.seq), field, entry.leaf_index if entry else None)
+    return None
+
+
 # The audit log
 EntryItem = tuple[str, Callable[[int], dict[str, Any]], int | None]
 
@@ -228,6 +310,7 @@ def entry(session: Session, leaf_index: int) -> Any:
 
 def sign_head(session: Session, *, passphrase: str | None, now: datetime) -> TreeHead:
     """Sign the log's current size and root with the log's key (made on first use, stored encrypted)."""
+    passphrase = require_store_passphrase(session, passphrase=passphrase, now=now)
     record = repo.log_key(session)
     if record is None:
         key = signing.generate()
@@ -254,6 +337,7 @@ def rotate_log_key(
     The old key signs a last head first and stays published, so every head it signed keeps verifying;
     the rotation itself is an entry in the log, covered by the new key's first head.
     """
+    passphrase = require_store_passphrase(session, passphrase=passphrase, now=now)
     old = repo.log_key(session)
     if old is not None:
         sign_head(session, passphrase=passphrase, now=now)  # proves the passphrase before anything changes
@@ -474,6 +558,10 @@ def access_log_for(
         if head is not None and entry.leaf_index < head.size:
             proof = [p.hex() for p in inclusion_proof_for(session, leaf_index=entry.leaf_index, size=head.size)]
         sealed = record.sealed_until is not None and record.sealed_until > today
+        # What the person is shown comes from the entry hashed into the log, not from the row: a row
+        # rewritten in the database is shown as the log has it, and marked.
+        mismatch = access_record_mismatch(record, entry)
+        signed = json.loads(bytes(entry.body)) if mismatch != "entry" else {}
         item = {
             "leaf": entry.leaf_index,
             "at": record.occurred_at,
@@ -490,14 +578,17 @@ def access_log_for(
             "action": None,
             "fields": [],
             "seal_salt": None,
+            "verified": mismatch is None,
+            "mismatch": mismatch,
         }
         if not sealed:
+            details = signed if "actor" in signed else audit_entries.access_details(_record_row(record))
             item |= {
-                "office": record.actor_office,
-                "role": record.actor_role,
-                "purpose": record.purpose,
-                "action": record.action,
-                "fields": list(record.fields),
+                "office": details["actor"]["office"],
+                "role": details["actor"]["role"],
+                "purpose": details["purpose"],
+                "action": details["action"],
+                "fields": list(details["fields"]),
                 "seal_salt": record.seal_salt.hex() if record.seal_salt else None,
             }
         items.append(item)

@@ -13,6 +13,7 @@ from carnet.audit import service
 from carnet.audit.export import check_export
 from carnet.cli.common import console, err_console, handle_errors, operator, settings, transaction
 from carnet.credentials.service import card_cohorts
+from carnet.flows.history_check import check_history
 from carnet.kit import signing
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError
@@ -39,15 +40,29 @@ def verify(
         return
     with transaction() as session:
         result = service.verify_log(session)
+        # The rows people and auditors read as history must agree with the log they were sealed in.
+        history = check_history(session) if result.ok else None
+    mismatch = history.mismatch if history else None
+    ok = result.ok and mismatch is None
     if as_json:
-        typer.echo(json.dumps({"ok": result.ok, "size": result.size, "root": result.root.hex(),
-                               "first_bad_leaf": result.first_bad_leaf, "problem": result.problem}))  # fmt: skip
-    elif result.ok:
-        console.print(t("Audit log verified: {n} entries, root {root}", n=f"{result.size:,}", root=result.root.hex()))
-    else:
+        typer.echo(json.dumps({"ok": ok, "size": result.size, "root": result.root.hex(),
+                               "first_bad_leaf": result.first_bad_leaf,
+                               "problem": result.problem or (mismatch.problem if mismatch else None),
+                               "heads_checked": result.heads_checked,
+                               "history": None if history is None else {
+                                   "checked": history.checked, "unsealed": history.unsealed,
+                                   "mismatch": mismatch.as_dict() if mismatch else None}}))  # fmt: skip
+    elif not result.ok:
         err_console.print(t("Audit log FAILED at entry {leaf}: {problem}", leaf=result.first_bad_leaf,
                             problem=result.problem))  # fmt: skip
-    if not result.ok:
+    elif mismatch is not None:
+        err_console.print(t("History FAILED: table {table}, row {row}, field {field} differs from the signed log",
+                            table=mismatch.table, row=mismatch.row, field=mismatch.field))  # fmt: skip
+    else:
+        console.print(t("Audit log verified: {n} entries, root {root}", n=f"{result.size:,}", root=result.root.hex()))
+        console.print(t("History verified against the log: {counts}",
+                        counts=", ".join(f"{table} {n:,}" for table, n in history.checked.items())))  # fmt: skip
+    if not ok:
         raise typer.Exit(1)
 
 
@@ -203,6 +218,8 @@ def access_log_table(person_id, log: dict) -> Table:  # type: ignore[no-untyped-
             action = t("sealed until {date}", date=item["sealed_until"])
         else:
             action = _bulk_action(item["cohort"]) if item["bulk"] else item["action"]
+        if not item.get("verified", True):
+            proof = t("ALTERED in the database ({field}); shown as the log has it", field=item["mismatch"])
         table.add_row(f"{item['at']:%Y-%m-%d %H:%M}", action, item["office"] or "", item["role"] or "",
                       item["purpose"] or "", proof)  # fmt: skip
     return table

@@ -15,6 +15,7 @@ import typer
 from carnet import __version__
 from carnet.access.policy import Purpose
 from carnet.cli import audit as audit_cli
+from carnet.cli import backup as backup_cli
 from carnet.cli import cards as cards_cli
 from carnet.cli import programs as programs_cli
 from carnet.cli import registry as registry_cli
@@ -43,6 +44,7 @@ app.add_typer(audit_cli.app, name="audit")
 app.add_typer(cards_cli.app, name="cards")
 app.add_typer(cards_cli.keys_app, name="keys")
 app.add_typer(programs_cli.app, name="programs")
+app.add_typer(backup_cli.app, name="backup")
 
 
 def shipped_dictionary_path() -> Path:

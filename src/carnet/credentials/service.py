@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access
+from carnet.audit.store_keys import require_store_passphrase
 from carnet.credentials import repository as repo
 from carnet.credentials.cose import VerifierKey, cose_kid
 from carnet.credentials.issuing import MadeCredential, SigningJob, SlotAllocator, make_credentials, start_worker
@@ -104,6 +105,7 @@ def active_issuer_key(
     session: Session, *, passphrase: str | None, now: datetime
 ) -> tuple[IssuerKey, signing.SigningKey]:
     """The key that signs new cards (made on first use, stored encrypted); a clear error without the passphrase."""
+    passphrase = require_store_passphrase(session, passphrase=passphrase, now=now)
     record = repo.active_issuer_key(session)
     if record is None:
         key = signing.generate()

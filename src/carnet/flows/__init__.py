@@ -1,1 +1,1 @@
-"""Work that spans domains: account administration with its audit entries, citizen accounts from cards."""
+"""Work that spans domains: it sits above every domain and below the boundaries (web, cli, jobs)."""

@@ -46,7 +46,8 @@ def generate() -> SigningKey:
     return SigningKey(Ed25519PrivateKey.generate())
 
 
-def _check_passphrase(passphrase: str | None) -> str:
+def require_passphrase(passphrase: str | None) -> str:
+    """The passphrase, or a clear error when it is missing or too short."""
     if not passphrase:
         raise AppError(
             "no key passphrase is set; set CARNET_KEY_PASSPHRASE (private keys are stored encrypted with it)",
@@ -59,7 +60,7 @@ def _check_passphrase(passphrase: str | None) -> str:
 
 def encrypt(key: SigningKey, passphrase: str | None) -> bytes:
     """The key as passphrase-encrypted PKCS#8 PEM."""
-    secret = _check_passphrase(passphrase).encode()
+    secret = require_passphrase(passphrase).encode()
     return key.private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
@@ -69,7 +70,7 @@ def encrypt(key: SigningKey, passphrase: str | None) -> bytes:
 
 def decrypt(pem: bytes, passphrase: str | None) -> SigningKey:
     """The key from passphrase-encrypted PKCS#8 PEM; a clear error for a wrong passphrase."""
-    secret = _check_passphrase(passphrase).encode()
+    secret = require_passphrase(passphrase).encode()
     try:
         private = serialization.load_pem_private_key(pem, password=secret)
     except (ValueError, TypeError) as exc:

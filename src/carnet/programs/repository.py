@@ -173,3 +173,14 @@ def latest_published(session: Session, program_id: uuid.UUID) -> EligibilityRun 
         .order_by(EligibilityRun.cycle.desc(), EligibilityRun.approved_at.desc())
         .limit(1)
     ).first()
+
+
+def stream_entitlements(session: Session, run_id: uuid.UUID):  # type: ignore[no-untyped-def]
+    """(unit id, unit, region, quantity, value) of a run's entitlements in unit order, a batch at a time."""
+    return session.execute(
+        select(Entitlement.unit_id, Entitlement.unit, Entitlement.region_code, Entitlement.quantity,
+               Entitlement.value)
+        .where(Entitlement.run_id == run_id)
+        .order_by(Entitlement.unit_id)
+        .execution_options(yield_per=20_000)
+    )  # fmt: skip

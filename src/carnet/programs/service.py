@@ -9,7 +9,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access
+from carnet.audit.entries import rows_seal
+from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access, record_history
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
@@ -74,9 +75,13 @@ def apply_program(session: Session, *, actor: Actor, definition: ProgramDefiniti
                           status=definition.status, version=1, created_at=now, updated_at=now)  # fmt: skip
         session.add(program)
     session.flush()
-    session.add(ProgramVersion(program_id=program.id, version=program.version, definition=document, rule=rule.text,
-                               rule_fingerprint=rule.fingerprint, created_at=now, **_actor_details(actor)))  # fmt: skip
+    version = ProgramVersion(program_id=program.id, version=program.version, definition=document, rule=rule.text,
+                             rule_fingerprint=rule.fingerprint, created_at=now, **_actor_details(actor))  # fmt: skip
+    session.add(version)
     session.flush()
+    # The rule a decision followed is history an auditor reads: sealed field by field in the log.
+    record_history(session, table="program_versions", row=f"{program.id}:{program.version}",
+                   binding=str(program.id), values=version_values(version), now=now)  # fmt: skip
     record_change(session, actor=actor, what="program.version", now=now, details={
         "program": program.code, "version": program.version, "status": program.status, "purpose": program.purpose,
         "rule_fingerprint": rule.fingerprint, "attributes": sorted(rule.attributes)})  # fmt: skip
@@ -226,8 +231,21 @@ def approve_run(
         "run": str(run.id), "cycle": run.cycle, "program_version": run.program_version,
         "units_eligible": run.units_eligible, "value": run.total_value, "currency": run.currency,
         "cohort_digest": run.cohort_digest, "supersedes": str(run.supersedes_run_id) if run.supersedes_run_id else None,
+        "proposed_by": run.proposed_by, "approved_by": run.approved_by,
+        "entitlements": entitlements_seal(session, run.id),
     })  # fmt: skip
     return run
+
+
+def version_values(version: ProgramVersion) -> dict[str, Any]:
+    """The sealed columns of a programme version (all but its key)."""
+    return {column.key: getattr(version, column.key) for column in ProgramVersion.__table__.columns
+            if column.key not in ("program_id", "version")}  # fmt: skip
+
+
+def entitlements_seal(session: Session, run_id: uuid.UUID) -> dict[str, Any]:
+    """Count and digest of a run's entitlements, as sealed in the log when the run is published."""
+    return rows_seal(repo.stream_entitlements(session, run_id))
 
 
 def runs_of(session: Session, *, code: str) -> list[EligibilityRun]:

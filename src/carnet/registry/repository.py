@@ -153,9 +153,9 @@ def history_of(session: Session, entity_type: str, entity_id: uuid.UUID) -> list
     )
 
 
-def add_change(session: Session, **values: Any) -> None:
-    """Append one change to the history."""
-    session.execute(insert(RecordChange), [values])
+def add_change(session: Session, **values: Any) -> int:
+    """Append one change to the history; returns its id."""
+    return session.execute(insert(RecordChange).values(**values).returning(RecordChange.id)).scalar_one()
 
 
 # Households

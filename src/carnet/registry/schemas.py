@@ -230,6 +230,8 @@ class AccessOut(BaseModel):
     subject_salt: str | None = Field(description="with the person's id, recomputes the entry's commitment")
     entry: str = Field(description="the entry's canonical JSON, as hashed into the log")
     proof: list[str] | None = Field(description="inclusion proof against `head`; null until the next head")
+    verified: bool = Field(True, description="the stored record agrees with its signed log entry")
+    mismatch: str | None = Field(None, description="when not verified: the field the stored record changed")
 
 
 class AccessLogOut(BaseModel):

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carnet.access.service import account_labels
-from carnet.audit.service import access_log_for, record_access, record_change
+from carnet.audit.service import access_log_for, record_access, record_change, record_history
 from carnet.kit.actor import Actor, system_actor
 from carnet.kit.errors import AppError, Conflict, FieldError, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
@@ -251,7 +251,7 @@ def _record_creation(
 ) -> None:
     # Version 1 of the history holds the values the record was created with; the access record
     # shows the person that their data was written, by whom and why.
-    repo.add_change(
+    _add_change(
         session,
         entity_type=entity_type,
         entity_id=entity_id,
@@ -267,6 +267,14 @@ def _record_creation(
     record_access(
         session, actor=actor, action="create", subject_type=entity_type, subject_ids=[entity_id], fields=fields, now=now
     )
+
+
+def _add_change(session: Session, **values: Any) -> None:
+    # The history a person or an appeal reads is sealed in the audit log, field by field, in the same
+    # transaction: flows.history_check recomputes it and names a row rewritten in the database.
+    row = repo.add_change(session, **values)
+    record_history(session, table="record_changes", row=row, binding=str(values["entity_id"]), values=values,
+                   now=values["changed_at"])  # fmt: skip
 
 
 def person_from_draft(draft: PersonDraft, *, household_id: uuid.UUID | None, fingerprint: str, now: datetime) -> Person:
@@ -497,7 +505,7 @@ def update_person(
     person.name_key = draft.name_key
     person.version += 1
     person.updated_at = now
-    repo.add_change(
+    _add_change(
         session,
         entity_type="person",
         entity_id=person.id,

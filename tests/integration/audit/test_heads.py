@@ -59,7 +59,7 @@ class TestSignHead:
         sign_head(session, passphrase=PASSPHRASE, now=NOW)
         with pytest.raises(AppError) as caught:
             sign_head(session, passphrase="otra frase de paso larga", now=NOW)
-        assert caught.value.code == "key_passphrase_wrong"
+        assert caught.value.code == "wrong_passphrase"
 
     def test_a_log_rewritten_after_a_head_fails_verification(self, session, registrar):
         read(session, registrar, 6)
