@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -18,11 +19,13 @@ from carnet.audit.service import sign_head_if_grown
 from carnet.config import Settings, get_settings
 from carnet.db.session import make_engine, make_session_factory, unit_of_work
 from carnet.kit.clock import utcnow
-from carnet.kit.i18n import negotiate, set_language
 from carnet.web import errors
 from carnet.web.api import attributes, audit, auth, cards, households, imports, me, persons, programs, users
+from carnet.web.limits import BodyLimits
+from carnet.web.security import SecurityHeaders, redact_access_log
 
 log = logging.getLogger("carnet.web")
+STATIC = Path(__file__).resolve().parent / "static"
 API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards, programs)
 
 
@@ -31,7 +34,8 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     settings = settings or get_settings()
     if session_factory is None:
         session_factory = make_session_factory(make_engine(settings.resolved_database_url))
-    app = FastAPI(
+    redact_access_log()
+    app = CarnetAPI(
         lifespan=_head_schedule(settings, session_factory),
         title="Carnet",
         version=__version__,
@@ -43,14 +47,6 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
     )
     app.state.settings = settings
     app.state.session_factory = session_factory
-
-    @app.middleware("http")
-    async def request_context(request: Request, call_next):  # type: ignore[no-untyped-def]
-        request.state.request_id = request.headers.get("x-request-id", "")[:64] or secrets.token_hex(8)
-        set_language(negotiate(request.headers.get("accept-language")))
-        response = await call_next(request)
-        response.headers["X-Request-Id"] = request.state.request_id
-        return response
 
     @app.get("/", tags=["health"])
     def root() -> dict:
@@ -72,9 +68,21 @@ def create_app(settings: Settings | None = None, session_factory: sessionmaker[S
 
     for module in API_MODULES:
         app.include_router(module.router)
+    # Our own pinned scripts and styles (scripts/vendor_assets.py); the CSP allows nothing else.
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     errors.install(app)
     _declare_permissions_in_openapi(app)
     return app
+
+
+class CarnetAPI(FastAPI):
+    """FastAPI with the edge layers outside everything, so even a 500 or a refused body gets them."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        settings: Settings = self.state.settings
+        limited = BodyLimits(super().build_middleware_stack(), settings=settings,
+                             session_factory=self.state.session_factory)  # fmt: skip
+        return SecurityHeaders(limited, trust_forwarded_proto=settings.trust_forwarded_proto)
 
 
 def _head_schedule(settings: Settings, session_factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carnet.access import service as access
+from carnet.access.models import User
 from carnet.access.policy import Permission, Purpose, require_permission
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
@@ -64,7 +65,8 @@ async def _finish(request: Request, *, commit: bool) -> None:
     await run_in_threadpool(end)
 
 
-def _credentials(request: Request) -> tuple[str, str] | None:
+def request_credentials(request: Request) -> tuple[str, str] | None:
+    """("bearer" | "cookie", secret) from the request's headers, None when it carries no credentials."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, value = header.partition(" ")
@@ -77,22 +79,27 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return None
 
 
+def authenticated_user(session: Session, request: Request) -> User:
+    """The account the request's token or cookie belongs to, or 401 (CSRF header required on cookie writes)."""
+    credentials = request_credentials(request)
+    if credentials is None:
+        raise Unauthenticated()
+    kind, secret = credentials
+    now = utcnow()
+    if kind == "bearer":
+        return access.user_for_bearer(session, token=secret, now=now)
+    user = access.user_for_cookie(session, cookie=secret, now=now)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("x-carnet-csrf"):
+        # A cross-site form cannot set a custom header; requiring one stops CSRF on cookie sessions.
+        raise Unauthenticated("cookie sessions must send the X-Carnet-CSRF header", code="csrf_required")
+    return user
+
+
 def requires(permission: Permission, purpose: Purpose) -> Callable[..., Actor]:
     """A dependency: the authenticated actor, if their role grants `permission`; reads are for `purpose`."""
 
     def dependency(request: Request, session: Session = Depends(get_session)) -> Actor:
-        credentials = _credentials(request)
-        if credentials is None:
-            raise Unauthenticated()
-        kind, secret = credentials
-        now = utcnow()
-        if kind == "bearer":
-            user = access.user_for_bearer(session, token=secret, now=now)
-        else:
-            user = access.user_for_cookie(session, cookie=secret, now=now)
-            if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("x-carnet-csrf"):
-                # A cross-site form cannot set a custom header; requiring one stops CSRF on cookie sessions.
-                raise Unauthenticated("cookie sessions must send the X-Carnet-CSRF header", code="csrf_required")
+        user = authenticated_user(session, request)
         actor = access.actor_for(user, request_id=request.state.request_id, purpose=purpose.value)
         require_permission(actor, permission)
         return actor
