@@ -52,14 +52,22 @@ def keys(session: Session = Depends(get_session)) -> list[dict]:
 
 
 @router.get("/proofs/inclusion")
-def inclusion(leaf: int = Query(ge=0, le=MAX_POSITION), size: int = Query(ge=1, le=MAX_POSITION), session: Session = Depends(get_session)) -> dict:
+def inclusion(
+    leaf: int = Query(ge=0, le=MAX_POSITION),
+    size: int = Query(ge=1, le=MAX_POSITION),
+    session: Session = Depends(get_session),
+) -> dict:
     """The audit path of entry `leaf` in the tree of `size` entries."""
     path = service.inclusion_proof_for(session, leaf_index=leaf, size=size)
     return {"leaf": leaf, "size": size, "path": [p.hex() for p in path]}
 
 
 @router.get("/proofs/consistency")
-def consistency(first: int = Query(ge=1, le=MAX_POSITION), second: int = Query(ge=1, le=MAX_POSITION), session: Session = Depends(get_session)) -> dict:
+def consistency(
+    first: int = Query(ge=1, le=MAX_POSITION),
+    second: int = Query(ge=1, le=MAX_POSITION),
+    session: Session = Depends(get_session),
+) -> dict:
     """The proof that the tree of `first` entries is a prefix of the tree of `second`."""
     path = service.consistency_proof_for(session, first=first, second=second)
     return {"first": first, "second": second, "path": [p.hex() for p in path]}
