@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount, Route
 
 from carnet import __version__
 from carnet.audit.service import sign_head_if_grown
@@ -144,3 +145,21 @@ def declared_routes() -> list[tuple[str, str, object]]:
         for method in sorted(route.methods):
             out.append((method, route.path, guard))
     return out
+
+
+def served_routes(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of everything `app` serves, walked from app.routes (mounts as GET of their path)."""
+    out: list[tuple[str, str]] = []
+
+    def walk(routes: list, prefix: str) -> None:  # type: ignore[type-arg]
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes, prefix + getattr(getattr(route, "include_context", None), "prefix", ""))
+            elif isinstance(route, Mount):
+                out.append(("GET", prefix + route.path))
+            elif isinstance(route, Route | APIRoute):
+                out.extend((m, prefix + route.path) for m in sorted(route.methods or ()) if m != "HEAD")
+
+    walk(list(app.routes), "")
+    return sorted(set(out))
