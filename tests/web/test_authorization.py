@@ -239,7 +239,8 @@ def world(engine, tmp_path_factory):  # type: ignore[no-untyped-def]
             ids[f"credential_{tag}"] = issued.json()["credential"]
             upload = (
                 "p.csv",
-                f"given_names,family_names,date_of_birth,region_code\nAna,Paz,1990-01-01,{'VE-A' if tag == 'a' else 'VE-V'}\n"
+                "given_names,family_names,date_of_birth,region_code\n"
+                f"Ana,Paz,1990-01-01,{'VE-A' if tag == 'a' else 'VE-V'}\n"
                 "Bad,Row,not-a-date,VE-A\n".encode(),
             )
             done = client.post(
