@@ -24,9 +24,11 @@ from carnet.kit.clock import utcnow
 from carnet.registry import service as registry_service
 from carnet.registry.schemas import PersonIn
 from carnet.web.app import create_app
+from tests.secrets_plugin import known_secrets
 
 PASSWORD = "correct-horse-battery"
 PROBLEM_JSON = "application/problem+json"
+known_secrets.add(PASSWORD)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -78,6 +80,7 @@ def make_user(session: Session) -> Callable[..., str]:
             now=now,
         )
         _, secret = issue_api_token(session, user=user, name="test", now=now)
+        known_secrets.add(secret)
         session.commit()
         return secret
 

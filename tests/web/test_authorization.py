@@ -37,10 +37,12 @@ from carnet.kit.clock import utcnow
 from carnet.registry import service as registry_service
 from carnet.registry.schemas import HouseholdIn, PersonIn
 from carnet.web.app import create_app, served_routes
+from tests.secrets_plugin import known_secrets
 from tests.web.conftest import PASSWORD, PROBLEM_JSON, bearer, person_body
 
 ROLES = ("admin", "registrar", "program_officer", "agent", "auditor", "merchant", "citizen", "anonymous")
 PASSPHRASE = "frase de paso de la matriz"
+known_secrets.add(PASSPHRASE)
 PROGRAMMES = Path(__file__).resolve().parents[2] / "src/carnet/programs/data"
 
 # Route × relation → expected answer per role, in the order of ROLES:
@@ -237,6 +239,7 @@ def world(engine, tmp_path_factory):  # type: ignore[no-untyped-def]
             assert issued.status_code == 201, issued.text
             ids[f"card_{tag}"] = issued.json()["card"]["number"]
             ids[f"credential_{tag}"] = issued.json()["credential"]
+            known_secrets.add_pin(issued.json()["pin"])
             upload = (
                 "p.csv",
                 "given_names,family_names,date_of_birth,region_code\n"
