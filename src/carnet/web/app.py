@@ -126,13 +126,40 @@ def _declare_permissions_in_openapi(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
         for method, path, guard in declared_routes():
             operation = schema["paths"][path][method.lower()]
             operation["x-carnet-permission"] = guard.permission.value if guard else "public"
             operation["x-carnet-purpose"] = guard.purpose.value if guard else "none"
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                # Every refusal is problem+json (web/errors.py), whatever the status: say so once per operation.
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["4XX"] = {"description": "Refused: problem+json with a stable code", "content": PROBLEM}
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details with Carnet's stable error code and the request's correlation id",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+        "request_id": {"type": ["string", "null"]},
+        "errors": {"type": "array", "items": {"type": "object", "required": ["field", "code", "message"]}},
+    },
+}
+PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
 def declared_routes() -> list[tuple[str, str, object]]:
