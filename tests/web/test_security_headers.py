@@ -135,8 +135,9 @@ class TestTransport:
 
 class TestCredentialsInUrls:
     @pytest.mark.parametrize("parameter", ["access_token", "token", "TOKEN", "api_key", "password", "pin"])
-    def test_a_credential_in_the_query_string_is_refused(self, client, make_user, parameter):
-        token = make_user("registrar")
+    def test_a_credential_in_the_query_string_is_refused(self, client, parameter):
+        # Not a registered secret: the test client logs the URL it calls, and the scan would rightly flag it.
+        token = "cnt_" + uuid.uuid4().hex
         response = client.get(f"/api/v1/persons?{parameter}={token}")
         assert response.status_code == 400
         assert response.json()["code"] == "credentials_in_url"
