@@ -155,3 +155,39 @@ class TestCredentialsInUrls:
 
     def test_the_filter_is_installed_on_uvicorns_access_logger(self, client):
         assert any(isinstance(f, QueryStringRedaction) for f in logging.getLogger("uvicorn.access").filters)
+
+
+class TestNoSecretsInProblems:
+    MARKER = "Zq9-secret-marker-7731"
+
+    @pytest.mark.parametrize(
+        "path, body",
+        [
+            ("/api/v1/auth/tokens", {"username": "nobody", "password": MARKER}),
+            ("/api/v1/auth/tokens", {"username": "nobody", "password": MARKER * 20}),
+            ("/api/v1/auth/tokens", {"username": ["x"], "password": MARKER}),
+            ("/api/v1/auth/session", {"username": "nobody", "password": MARKER, "extra": MARKER}),
+            ("/api/v1/auth/tokens", {"username": MARKER * 5, "password": [MARKER]}),
+        ],
+    )
+    def test_a_refused_sign_in_never_echoes_the_password(self, client, path, body):
+        response = client.post(path, json=body)
+        assert 400 <= response.status_code < 500
+        assert response.headers["content-type"].startswith(PROBLEM_JSON)
+        assert self.MARKER not in response.text
+
+    def test_a_refused_account_never_echoes_its_password(self, client, make_user):
+        admin = make_user("admin")
+        for body in (
+            {"username": "x", "password": self.MARKER, "role": "emperor"},
+            {"username": "x" * 65, "password": self.MARKER, "role": "registrar"},
+            {"username": "x", "password": self.MARKER * 20, "role": "registrar"},
+        ):
+            response = client.post("/api/v1/users", json=body, headers=bearer(admin))
+            assert 400 <= response.status_code < 500, response.text
+            assert self.MARKER not in response.text
+
+    def test_a_refused_token_is_not_quoted(self, client):
+        response = client.get("/api/v1/persons", headers=bearer("cnt_" + self.MARKER))
+        assert response.status_code == 401
+        assert self.MARKER not in response.text
