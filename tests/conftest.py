@@ -143,3 +143,7 @@ def registrar() -> Actor:
 def count_rows(session: Session, table: str, where: str = "1=1", **params: object) -> int:
     """How many rows of `table` match."""
     return session.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params).scalar_one()
+
+
+# Fails the run if a password, token, cookie or PIN made during it shows up in a log or in captured output.
+pytest_plugins = ["tests.secrets_plugin"]

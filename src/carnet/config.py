@@ -59,6 +59,16 @@ class Settings(BaseSettings):
         default=3 * 86400, ge=60, description="how long a point may rely on a status list it fetched"
     )
     pin_hash_memory_kib: int = Field(default=256, ge=64, description="Argon2id memory for card PIN hashes")
+    max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="largest request body, refused with 413 before it is read"
+    )
+    max_import_body_bytes: int = Field(
+        default=100 << 20, ge=1024, description="largest upload to POST /api/v1/imports (authenticated only)"
+    )
+    max_json_depth: int = Field(default=32, ge=2, le=256, description="deepest nesting of a JSON request body")
+    trust_forwarded_proto: bool = Field(
+        default=False, description="believe X-Forwarded-Proto (behind a TLS-terminating proxy) for HSTS and cookies"
+    )
     key_passphrase: str | None = Field(
         default=None, repr=False, description="encrypts the private signing keys stored in the database"
     )

@@ -7,10 +7,12 @@ back at the end, so tests see exactly what a request wrote and leave nothing beh
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,9 +24,11 @@ from carnet.kit.clock import utcnow
 from carnet.registry import service as registry_service
 from carnet.registry.schemas import PersonIn
 from carnet.web.app import create_app
+from tests.secrets_plugin import known_secrets
 
 PASSWORD = "correct-horse-battery"
 PROBLEM_JSON = "application/problem+json"
+known_secrets.add(PASSWORD)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -78,6 +82,7 @@ def make_user(session: Session) -> Callable[..., str]:
             now=now,
         )
         _, secret = issue_api_token(session, user=user, name="test", now=now)
+        known_secrets.add(secret)
         session.commit()
         return secret
 
@@ -98,3 +103,63 @@ def make_person(session: Session, registrar: Actor) -> Callable[..., dict]:
         return view
 
     return make
+
+
+class AsgiAnswer:
+    """What an ASGI app answered to a request made by asgi_request, and how much of the body it read."""
+
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.bytes_read = 0
+
+    def json(self) -> dict:
+        """The body as JSON."""
+        return json.loads(self.body)
+
+
+def asgi_request(
+    app, method: str, path: str, *, headers: dict[str, str] | None = None, chunks=(), query: str = ""
+) -> AsgiAnswer:
+    """Call `app` straight through ASGI with a streamed body, counting the bytes the server pulled from it.
+
+    The test client reads a whole body before the app sees it; this does not, so it shows how much of a
+    hostile body the server consumed before answering.
+    """
+    answer = AsgiAnswer()
+    source = iter(chunks)
+    pending = {"next": next(source, None)}
+
+    async def receive() -> dict:
+        chunk = pending["next"]
+        if chunk is None:
+            return {"type": "http.disconnect"}
+        answer.bytes_read += len(chunk)
+        pending["next"] = next(source, None)
+        return {"type": "http.request", "body": chunk, "more_body": pending["next"] is not None}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            answer.status = message["status"]
+            answer.headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+        elif message["type"] == "http.response.body":
+            answer.body += message.get("body", b"")
+
+    raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *raw_headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(app, scope, receive, send)
+    return answer

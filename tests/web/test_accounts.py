@@ -281,7 +281,7 @@ class TestTokens:
     def test_a_token_in_the_url_is_refused(self, client, make_user, parameter):
         token = make_user("registrar", username="clerk")
         response = client.get(f"/api/v1/persons?{parameter}={token}")
-        assert response.status_code == 400 and response.json()["code"] == "credential_in_url"
+        assert response.status_code == 400 and response.json()["code"] == "credentials_in_url"
         both = client.get(f"/api/v1/persons?{parameter}={token}", headers=bearer(token))
         assert both.status_code == 400
         signing_in = client.post(f"/api/v1/auth/tokens?{parameter}=x", json={"username": "clerk", "password": PASSWORD})

@@ -1,335 +1,582 @@
-"""Who may call what: the route table, authentication, the role matrix, region scope and web sessions."""
+"""Who may call what, written out by hand: route × role × relation → the answer the live app must give.
+
+The table below is the specification. It is never derived from access/policy.py or from the routes'
+dependencies: a change to the policy that lets a role do more (or less) than this table says fails here.
+The test walks app.routes itself, so a route that ships without a row fails too.
+
+The world, built once per module: two regions (VE-A, VE-V), a person, household, import and card in each,
+two programmes (one over each region) with a proposed run each; one account per role. The registrar and the
+agent are bound to VE-A; the citizen is the VE-A person. Relations, from the caller's side:
+  same_region / other_region  the object lies in VE-A / VE-V (for the citizen, same_region is their own)
+  own_programme / other_programme  the programme over VE-A / over VE-V
+  none                          an id that names nothing
+Every cell runs inside a savepoint that is rolled back, so cells are independent.
+"""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
 
 import pytest
+import yaml
+from fastapi.testclient import TestClient
 from sqlalchemy import text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from carnet.access.policy import Permission, Role, has_permission
+from carnet.access.service import create_user, issue_api_token
+from carnet.audit.service import sign_head
 from carnet.config import Settings
-from carnet.web.app import create_app, declared_routes
-from tests.conftest import count_rows
+from carnet.credentials.service import card_number
+from carnet.kit.actor import Actor
+from carnet.kit.clock import utcnow
+from carnet.registry import service as registry_service
+from carnet.registry.schemas import HouseholdIn, PersonIn
+from carnet.web.app import create_app, served_routes
+from tests.secrets_plugin import known_secrets
 from tests.web.conftest import PASSWORD, PROBLEM_JSON, bearer, person_body
 
-# Routes anyone may call: signing in and out. Every other route must declare a permission.
-PUBLIC = {
-    ("POST", "/api/v1/auth/tokens"),
-    ("POST", "/api/v1/auth/session"),
-    ("DELETE", "/api/v1/auth/session"),
-    # Transparency: tree heads, public keys and proofs carry hashes only, for anyone to check.
-    ("GET", "/api/v1/audit/heads/latest"),
-    ("GET", "/api/v1/audit/keys"),
-    ("GET", "/api/v1/audit/proofs/inclusion"),
-    ("GET", "/api/v1/audit/proofs/consistency"),
-    # Cards are checked offline by anyone: the issuer keys and the revocation lists are published.
-    ("GET", "/.well-known/carnet/issuer-keys"),
-    ("GET", "/.well-known/carnet/jwks.json"),
-    ("GET", "/api/v1/status-lists/{list_id}"),
+ROLES = ("admin", "registrar", "program_officer", "agent", "auditor", "merchant", "citizen", "anonymous")
+PASSPHRASE = "frase de paso de la matriz"
+known_secrets.add(PASSPHRASE)
+PROGRAMMES = Path(__file__).resolve().parents[2] / "src/carnet/programs/data"
+
+# Route × relation → expected answer per role, in the order of ROLES:
+#   admin registrar program_officer agent auditor merchant citizen anonymous
+# A number is the exact status; 2xx is any success.
+# fmt: off
+MATRIX: dict[tuple[str, str], dict[str, str]] = {
+    # Infrastructure and signing in: public, nothing personal.
+    ("GET", "/"):                                   {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/healthz"):                            {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/api/openapi.json"):                   {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/static"):                             {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("POST", "/api/v1/auth/tokens"):                {"none": "201 201 201 201 201 201 201 201"},
+    ("POST", "/api/v1/auth/session"):               {"none": "204 204 204 204 204 204 204 204"},
+    ("DELETE", "/api/v1/auth/session"):             {"none": "204 204 204 204 204 204 204 204"},
+    # Transparency and offline verification: published for anyone.
+    ("GET", "/.well-known/carnet/issuer-keys"):     {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/.well-known/carnet/jwks.json"):       {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/api/v1/status-lists/{list_id}"):      {"same_region": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx",
+                                                     "none":        "404 404 404 404 404 404 404 404"},
+    ("GET", "/api/v1/audit/heads/latest"):          {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/api/v1/audit/keys"):                  {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/api/v1/audit/proofs/inclusion"):      {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    ("GET", "/api/v1/audit/proofs/consistency"):    {"none": "2xx 2xx 2xx 2xx 2xx 2xx 2xx 2xx"},
+    # The log's entries (hashed subjects) are for the oversight body only.
+    ("GET", "/api/v1/audit/entries/{leaf}"):        {"same_region": "403 403 403 403 200 403 403 401",
+                                                     "none":        "403 403 403 403 404 403 403 401"},
+    ("GET", "/api/v1/attributes"):                  {"none": "200 200 200 403 200 403 403 401"},
+    # Accounts: the admin only.
+    ("GET", "/api/v1/users"):                       {"none": "200 403 403 403 403 403 403 401"},
+    ("POST", "/api/v1/users"):                      {"none": "201 403 403 403 403 403 403 401"},
+    # The registry: registrars, within their region; nobody else reads a record (the admin neither).
+    ("GET", "/api/v1/persons"):                     {"none": "403 200 403 403 403 403 403 401"},
+    ("POST", "/api/v1/persons"):                    {"same_region":  "403 201 403 403 403 403 403 401",
+                                                     "other_region": "403 422 403 403 403 403 403 401"},
+    ("GET", "/api/v1/persons/{person_id}"):         {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    ("PATCH", "/api/v1/persons/{person_id}"):       {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    ("GET", "/api/v1/persons/{person_id}/history"): {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    ("GET", "/api/v1/persons/{person_id}/access-log"): {"same_region":  "403 200 403 403 403 403 403 401",
+                                                        "other_region": "403 404 403 403 403 403 403 401",
+                                                        "none":         "403 404 403 403 403 403 403 401"},
+    # Investigations: the oversight body, under an order, in any region.
+    ("GET", "/api/v1/persons/{person_id}/investigation"): {"same_region":  "403 403 403 403 200 403 403 401",
+                                                           "other_region": "403 403 403 403 200 403 403 401",
+                                                           "none":         "403 403 403 403 404 403 403 401"},
+    ("GET", "/api/v1/households"):                  {"none": "403 200 403 403 403 403 403 401"},
+    ("POST", "/api/v1/households"):                 {"same_region":  "403 201 403 403 403 403 403 401",
+                                                     "other_region": "403 422 403 403 403 403 403 401"},
+    ("GET", "/api/v1/households/{household_id}"):   {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    ("GET", "/api/v1/imports"):                     {"none": "200 200 403 403 200 403 403 401"},
+    ("POST", "/api/v1/imports"):                    {"same_region": "403 201 403 403 403 403 403 401"},
+    ("GET", "/api/v1/imports/{import_id}"):         {"same_region":  "200 200 403 403 200 403 403 401",
+                                                     "other_region": "200 404 403 403 200 403 403 401",
+                                                     "none":         "404 404 403 403 404 403 403 401"},
+    # Rejected rows quote personal values: importers only.
+    ("GET", "/api/v1/imports/{import_id}/rejects"): {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    # The citizen's own record and log; nobody else has a "me".
+    ("GET", "/api/v1/me"):                          {"same_region": "403 403 403 403 403 403 200 401"},
+    ("GET", "/api/v1/me/access-log"):               {"same_region": "403 403 403 403 403 403 200 401"},
+    ("GET", "/api/v1/me/programs/{code}/explanation"): {"own_programme":   "403 403 403 403 403 403 200 401",
+                                                        "other_programme": "403 403 403 403 403 403 200 401",
+                                                        "none":            "403 403 403 403 403 403 404 401"},
+    # Cards: offices issue and revoke in their region; points and offices verify.
+    ("POST", "/api/v1/cards/verify"):               {"same_region": "403 200 403 200 403 403 403 401"},
+    ("GET", "/api/v1/persons/{person_id}/cards"):   {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    ("POST", "/api/v1/persons/{person_id}/cards"):  {"same_region":  "403 201 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    ("POST", "/api/v1/cards/{card}/revocation"):    {"same_region":  "403 200 403 403 403 403 403 401",
+                                                     "other_region": "403 404 403 403 403 403 403 401",
+                                                     "none":         "403 404 403 403 403 403 403 401"},
+    # Programmes: officers define and decide; offices and the oversight body read; appeals are explained.
+    ("GET", "/api/v1/programs"):                    {"none": "403 200 200 403 200 403 403 401"},
+    ("PUT", "/api/v1/programs/{code}"):             {"own_programme": "403 403 200 403 403 403 403 401"},
+    ("POST", "/api/v1/programs/{code}/preview"):    {"own_programme":   "403 403 200 403 403 403 403 401",
+                                                     "other_programme": "403 403 200 403 403 403 403 401",
+                                                     "none":            "403 403 404 403 403 403 403 401"},
+    ("POST", "/api/v1/programs/{code}/runs"):       {"own_programme":   "403 403 201 403 403 403 403 401",
+                                                     "none":            "403 403 404 403 403 403 403 401"},
+    ("GET", "/api/v1/programs/{code}/runs"):        {"own_programme":   "403 200 200 403 200 403 403 401",
+                                                     "none":            "403 404 404 403 404 403 403 401"},
+    ("POST", "/api/v1/runs/{run_id}/approval"):     {"own_programme":   "403 403 200 403 403 403 403 401",
+                                                     "none":            "403 403 404 403 403 403 403 401"},
+    ("GET", "/api/v1/programs/{code}/explanations/{person_id}"): {
+        "own_programme/same_region":  "403 200 200 403 403 403 403 401",
+        "own_programme/other_region": "403 404 200 403 403 403 403 401",
+        "none":                       "403 404 404 403 403 403 403 401",
+    },
+    # Rows the accounts work of issue 10 adds (PENDING_ROUTES below until it is merged).
+    ("GET", "/api/v1/auth/tokens"):                 {"none": "200 200 200 200 200 200 200 401"},
+    ("DELETE", "/api/v1/auth/tokens/{token_id}"):   {"same_region": "204 204 204 204 204 204 204 401",
+                                                     "other_region": "404 404 404 404 404 404 404 401"},
+    ("POST", "/api/v1/users/{user_id}/unlock"):     {"same_region": "2xx 2xx 403 403 403 403 403 401"},
+    ("POST", "/api/v1/citizens/accounts"):          {"none": "403 201 403 403 403 403 403 4xx"},
 }
-# Served by the app outside the API modules, carrying no personal data.
-INFRASTRUCTURE = {("GET", "/healthz"), ("GET", "/")}
+# fmt: on
 
-ROUTES = declared_routes()
-GUARDED = [(method, path, guard) for method, path, guard in ROUTES if guard is not None]
-
-
-def call(client, method: str, path: str, headers: dict[str, str] | None = None):
-    """Call a route with a random uuid in each path parameter and a minimal JSON body for writes."""
-    url = re.sub(r"\{[^}]+\}", lambda _: str(uuid.uuid4()), path)
-    if method in ("POST", "PUT", "PATCH"):
-        return client.request(method, url, json={}, headers=headers)
-    return client.request(method, url, headers=headers)
+# THE ONE GUARD (remove after merging the accounts work of issue 10): rows of routes not served yet are skipped.
+PENDING_ROUTES = {
+    ("GET", "/api/v1/auth/tokens"),
+    ("DELETE", "/api/v1/auth/tokens/{token_id}"),
+    ("POST", "/api/v1/users/{user_id}/unlock"),
+    ("POST", "/api/v1/citizens/accounts"),
+}
 
 
-def code_of(response) -> str | None:
+@dataclass
+class World:
+    """The module's data, ids by name, one token per role, and every answer the matrix saw."""
+
+    client: TestClient
+    connection: object
+    ids: dict[str, str]
+    tokens: dict[str, str]
+    answers: list[tuple[str, str, str, str, object]] = field(default_factory=list)
+
+
+def _account(session: Session, role: str, name: str, **kwargs: object) -> str:
+    user = create_user(session, username=name, password=PASSWORD, role=role, now=utcnow(), **kwargs)  # type: ignore[arg-type]
+    return issue_api_token(session, user=user, name="matrix", now=utcnow())[1]
+
+
+def _programme(code: str, region: str) -> dict:
+    definition = json.loads(json.dumps(yaml.safe_load((PROGRAMMES / "food_box.yaml").read_text("utf-8")), default=str))
+    return definition | {"code": code, "regions": [region], "title": f"Caja {region}"}
+
+
+@pytest.fixture(scope="module")
+def world(engine, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Build the world once per module and backend; everything is rolled back at the end."""
+    with engine.connect() as conn:
+        outer = conn.begin()
+        factory = sessionmaker(
+            bind=conn, expire_on_commit=False, autoflush=False, join_transaction_mode="create_savepoint"
+        )
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("matrix"),
+            key_passphrase=PASSPHRASE,
+            pin_hash_memory_kib=64,
+            head_interval_seconds=0,
+        )
+        app = create_app(settings, session_factory=factory)
+        ids: dict[str, str] = {}
+        tokens: dict[str, str] = {}
+        office = Actor(user_id=None, role="registrar", request_id="matrix", purpose="registration", office="Matrix")
+        with factory() as session:
+            now = utcnow()
+            for tag, region, name, cedula, phone in (
+                ("a", "VE-A", "Adriana", "V-1000001", "0414-1000001"),
+                ("v", "VE-V", "Zoraida", "V-2000002", "0414-2000002"),
+            ):
+                household = registry_service.create_household(
+                    session, actor=office, data=HouseholdIn(region_code=region), now=now
+                )
+                ids[f"household_{tag}"] = str(household["id"])
+                body = person_body(
+                    given_names=name,
+                    family_names="Matriz",
+                    national_id=cedula,
+                    phone=phone,
+                    region_code=region,
+                    household_id=household["id"],
+                    attributes={"monthly_income": 1000, "chronic_condition": True, "disability": True},
+                )
+                person = registry_service.create_person(
+                    session, actor=office, data=PersonIn(**body), today=date.today(), now=now
+                )
+                ids[f"person_{tag}"] = str(person["id"])
+            tokens["admin"] = _account(session, "admin", "m-admin")
+            tokens["registrar"] = _account(session, "registrar", "m-registrar", region_code="VE-A")
+            tokens["program_officer"] = _account(session, "program_officer", "m-officer")
+            tokens["agent"] = _account(session, "agent", "m-agent", region_code="VE-A")
+            tokens["auditor"] = _account(session, "auditor", "m-auditor")
+            tokens["merchant"] = _account(session, "merchant", "m-merchant")
+            tokens["citizen"] = _account(session, "citizen", "m-citizen", person_id=uuid.UUID(ids["person_a"]))
+            unbound = _account(session, "registrar", "m-unbound-registrar")
+            proposer = _account(session, "program_officer", "m-proposer")
+            session.commit()
+        client = TestClient(app)
+        for tag in ("a", "v"):
+            issued = client.post(f"/api/v1/persons/{ids['person_' + tag]}/cards", json={}, headers=bearer(unbound))
+            assert issued.status_code == 201, issued.text
+            ids[f"card_{tag}"] = issued.json()["card"]["number"]
+            ids[f"credential_{tag}"] = issued.json()["credential"]
+            known_secrets.add_pin(issued.json()["pin"])
+            upload = (
+                "p.csv",
+                "given_names,family_names,date_of_birth,region_code\n"
+                f"Ana,Paz,1990-01-01,{'VE-A' if tag == 'a' else 'VE-V'}\n"
+                "Bad,Row,not-a-date,VE-A\n".encode(),
+            )
+            done = client.post(
+                "/api/v1/imports",
+                files={"file": upload},
+                headers=bearer(unbound if tag == "v" else tokens["registrar"]),
+            )
+            assert done.status_code == 201, done.text
+            ids[f"import_{tag}"] = done.json()["id"]
+            code = f"caja_{tag}"
+            applied = client.put(
+                f"/api/v1/programs/{code}",
+                json=_programme(code, "VE-A" if tag == "a" else "VE-V"),
+                headers=bearer(proposer),
+            )
+            assert applied.status_code == 200, applied.text
+            ids[f"programme_{tag}"] = code
+            run = client.post(f"/api/v1/programs/{code}/runs", json={"cycle": "2026-11"}, headers=bearer(proposer))
+            assert run.status_code == 201, run.text
+            ids[f"run_{tag}"] = run.json()["id"]
+        with factory() as session:
+            sign_head(session, passphrase=PASSPHRASE, now=utcnow())
+            session.commit()
+        ids["list_id"] = str(conn.execute(text("SELECT min(id) FROM status_lists")).scalar_one())
+        try:
+            yield World(client=client, connection=conn, ids=ids, tokens=tokens)
+        finally:
+            client.close()
+            outer.rollback()
+
+
+def expected_cells() -> list[tuple[str, str, str, str, str]]:
+    """(method, path, relation, role, expected) for every cell of the table."""
+    cells = []
+    for (method, path), relations in MATRIX.items():
+        for relation, line in relations.items():
+            answers = line.split()
+            assert len(answers) == len(ROLES), (method, path, relation)
+            cells += [(method, path, relation, role, answer) for role, answer in zip(ROLES, answers, strict=True)]
+    return cells
+
+
+def concrete(world: World, method: str, path: str, relation: str) -> tuple[str, dict]:
+    """The URL and request arguments for a cell."""
+    ids = world.ids
+    region = "v" if "other_region" in relation else "a"
+    programme = "v" if "other_programme" in relation else "a"
+    missing = relation == "none"
+    values = {
+        "person_id": str(uuid.uuid4()) if missing else ids[f"person_{region}"],
+        "household_id": str(uuid.uuid4()) if missing else ids[f"household_{region}"],
+        "import_id": str(uuid.uuid4()) if missing else ids[f"import_{region}"],
+        "card": card_number(uuid.uuid4()) if missing else ids[f"card_{region}"],
+        "code": "no_such_programme" if missing else ids[f"programme_{programme}"],
+        "run_id": str(uuid.uuid4()) if missing else ids[f"run_{programme}"],
+        "list_id": "999999" if missing else ids["list_id"],
+        "leaf": "999999999" if missing else "0",
+        "token_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+    }
+    url = re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], path)
+    target = "VE-V" if region == "v" else "VE-A"
+    kwargs: dict = {}
+    bodies = {
+        ("POST", "/api/v1/auth/tokens"): {"username": "m-merchant", "password": PASSWORD},
+        ("POST", "/api/v1/auth/session"): {"username": "m-merchant", "password": PASSWORD},
+        ("POST", "/api/v1/users"): {
+            "username": f"new-{uuid.uuid4().hex[:8]}",
+            "password": "a-long-password-1",
+            "role": "registrar",
+        },
+        ("POST", "/api/v1/persons"): person_body(region_code=target, national_id="V-3000003"),
+        ("PATCH", "/api/v1/persons/{person_id}"): {"reason": "typo in the name", "given_names": "Adriana María"},
+        ("POST", "/api/v1/households"): {"region_code": target},
+        ("POST", "/api/v1/cards/verify"): {"credential": ids["credential_a"]},
+        ("POST", "/api/v1/persons/{person_id}/cards"): {"reissue_reason": "lost"},
+        ("POST", "/api/v1/cards/{card}/revocation"): {"reason": "lost"},
+        ("PUT", "/api/v1/programs/{code}"): _programme(ids["programme_a"], "VE-A"),
+        ("POST", "/api/v1/programs/{code}/preview"): {"cycle": "2026-12"},
+        ("POST", "/api/v1/programs/{code}/runs"): {"cycle": "2026-12"},
+        ("POST", "/api/v1/runs/{run_id}/approval"): {},
+    }
+    if (method, path) in bodies:
+        kwargs["json"] = bodies[(method, path)]
+    if (method, path) == ("POST", "/api/v1/imports"):
+        kwargs["files"] = {
+            "file": ("m.csv", b"given_names,family_names,date_of_birth,region_code\nEva,Luz,1991-02-02,VE-A\n")
+        }
+    if path == "/api/v1/persons/{person_id}/investigation":
+        kwargs["params"] = {"order": "ORDER-2026-001"}
+    if path == "/api/v1/audit/proofs/inclusion":
+        kwargs["params"] = {"leaf": 0, "size": 1}
+    if path == "/api/v1/audit/proofs/consistency":
+        kwargs["params"] = {"first": 1, "second": 1}
+    if path == "/static":
+        url = "/static/vendor/assets.lock.json"
+    return url, kwargs
+
+
+def matches(expected: str, status: int) -> bool:
+    if expected.endswith("xx"):
+        return status // 100 == int(expected[0])
+    return status == int(expected)
+
+
+@pytest.fixture(scope="module")
+def answers(world):  # type: ignore[no-untyped-def]
+    """Run every cell of the table once (each in a rolled-back savepoint); the answers, for the tests below."""
+    served = set(served_routes(world.client.app))
+    seen = []
+    for method, path, relation, role, expected in expected_cells():
+        if (method, path) in PENDING_ROUTES and (method, path) not in served:
+            continue
+        url, kwargs = concrete(world, method, path, relation)
+        headers = {} if role == "anonymous" else bearer(world.tokens[role])
+        savepoint = world.connection.begin_nested()
+        try:
+            response = world.client.request(method, url, headers=headers, **kwargs)
+        finally:
+            savepoint.rollback()
+        world.client.cookies.clear()
+        seen.append((method, path, relation, role, expected, response))
+    return seen
+
+
+class TestTheTableCoversTheApp:
+    def test_every_served_route_has_a_row(self, world):
+        served = set(served_routes(world.client.app))
+        assert served - set(MATRIX) == set(), "add a row to MATRIX for each new route"
+
+    def test_every_row_names_a_served_route_or_a_pending_one(self, world):
+        served = set(served_routes(world.client.app))
+        assert set(MATRIX) - served - PENDING_ROUTES == set(), "MATRIX names a route that is gone"
+
+    def test_every_role_appears_and_both_regions_are_exercised(self):
+        relations = {relation for rows in MATRIX.values() for relation in rows}
+        assert {"same_region", "other_region", "own_programme", "other_programme", "none"} <= relations | {
+            r.split("/")[0] for r in relations
+        }
+
+
+class TestTheMatrix:
+    def test_every_cell_answers_as_the_table_says(self, answers):
+        wrong = [
+            (method, path, relation, role, expected, response.status_code, _code(response))
+            for method, path, relation, role, expected, response in answers
+            if not matches(expected, response.status_code)
+        ]
+        assert wrong == [], "\n".join(map(str, wrong))
+
+    def test_refusals_are_problem_json_with_the_right_code(self, answers):
+        wrong = []
+        for method, path, _relation, role, _, response in answers:
+            if response.status_code == 401 and _code(response) not in ("unauthenticated", "invalid_token"):
+                wrong.append((method, path, role, _code(response)))
+            if response.status_code == 403 and _code(response) != "permission_denied":
+                wrong.append((method, path, role, _code(response)))
+            if response.status_code >= 400 and not response.headers.get("content-type", "").startswith(PROBLEM_JSON):
+                wrong.append((method, path, role, "not problem+json"))
+        assert wrong == []
+
+    def test_cross_region_objects_are_refused_with_403_or_404(self, answers):
+        # Creating outside one's region is 422 outside_scope (no object of the other region is touched).
+        creations = {("POST", "/api/v1/persons"), ("POST", "/api/v1/households")}
+        wrong = [
+            (method, path, role, response.status_code)
+            for method, path, relation, role, _, response in answers
+            if "other_region" in relation
+            and role in ("registrar", "agent", "citizen")
+            and (method, path) not in creations
+            and response.status_code not in (403, 404)
+        ]
+        assert wrong == []
+
+
+# API3: what each role must never see in a response it is allowed to get.
+SECRETS_KEYS = {"password", "password_hash", "pin_hash", "token_hash", "secret"}
+PERSON_KEYS = {"given_names", "family_names", "national_id", "phone", "address_line", "attributes"}
+READS_NAMES = {"registrar", "citizen", "auditor"}
+
+
+def _keys(value: object) -> set[str]:
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def _code(response) -> str | None:  # type: ignore[no-untyped-def]
     if response.headers.get("content-type", "").startswith(PROBLEM_JSON):
         return response.json().get("code")
     return None
 
 
-class TestRouteTable:
-    def test_every_route_declares_a_permission_or_is_public(self):
-        unguarded = {(method, path) for method, path, guard in ROUTES if guard is None}
-        assert unguarded - PUBLIC == set(), "routes without a permission dependency must be declared PUBLIC"
-        assert {(method, path) for method, path, _ in ROUTES} >= PUBLIC, "PUBLIC names a route that is gone"
+class TestNoFieldTheRoleMayNotSee:
+    def test_no_role_ever_sees_a_secret_or_a_hash(self, answers):
+        wrong = []
+        for method, path, _, role, _, response in answers:
+            if response.content and response.headers.get("content-type", "").startswith("application/json"):
+                leaked = _keys(response.json()) & SECRETS_KEYS
+                if leaked and path != "/api/openapi.json":
+                    wrong.append((method, path, role, leaked))
+        assert wrong == []
 
-    def test_every_guard_names_a_permission_and_a_purpose(self):
-        for method, path, guard in GUARDED:
-            assert isinstance(guard.permission, Permission), (method, path)
-            assert getattr(guard, "purpose", None) is not None, (method, path)
+    def test_only_offices_the_oversight_body_and_the_person_see_names(self, world, answers):
+        names = ("Adriana", "Zoraida", "V-1000001", "V-2000002", "0414-1000001", "0414-2000002")
+        wrong = []
+        for method, path, relation, role, _, response in answers:
+            if role in READS_NAMES or response.status_code >= 300:
+                continue
+            if method == "POST" and path in ("/api/v1/persons", "/api/v1/imports"):
+                continue  # the registrar's own writes echo what they sent
+            found = [n for n in names if n in response.text]
+            keys = (
+                _keys(response.json()) & PERSON_KEYS
+                if response.content and "json" in response.headers["content-type"]
+                else set()
+            )
+            if found or (keys and path != "/api/openapi.json"):
+                wrong.append((method, path, relation, role, found, keys))
+        assert wrong == []
 
-    def test_the_app_serves_no_route_outside_the_table(self, tmp_path):
-        app = create_app(Settings(data_dir=tmp_path), session_factory=sessionmaker())
-        served = {
-            (method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations
-        }
-        declared = {(method, path) for method, path, _ in ROUTES}
-        assert served - declared - INFRASTRUCTURE == set()
+    def test_nobody_bound_to_one_region_sees_a_person_of_the_other(self, answers):
+        other = ("Zoraida", "V-2000002", "0414-2000002")
+        wrong = [
+            (method, path, relation, role)
+            for method, path, relation, role, _, response in answers
+            if role in ("registrar", "agent", "citizen") and any(n in response.text for n in other)
+        ]
+        assert wrong == []
+
+    def test_the_citizen_sees_only_themself(self, world):
+        client, ids = world.client, world.ids
+        me = client.get("/api/v1/me", headers=bearer(world.tokens["citizen"]))
+        assert me.status_code == 200 and me.json()["id"] == ids["person_a"]
+        log = client.get("/api/v1/me/access-log", headers=bearer(world.tokens["citizen"]))
+        assert log.status_code == 200 and ids["person_v"] not in log.text and "Zoraida" not in log.text
+
+    def test_the_agent_learns_a_verdict_not_a_person(self, world):
+        verdict = world.client.post(
+            "/api/v1/cards/verify",
+            json={"credential": world.ids["credential_a"]},
+            headers=bearer(world.tokens["agent"]),
+        )
+        assert verdict.status_code == 200
+        assert _keys(verdict.json()) & (PERSON_KEYS | {"person_id", "date_of_birth"}) == set()
+        assert "Adriana" not in verdict.text
+
+    def test_card_lists_never_carry_the_pin(self, world):
+        cards = world.client.get(
+            f"/api/v1/persons/{world.ids['person_a']}/cards", headers=bearer(world.tokens["registrar"])
+        )
+        assert cards.status_code == 200 and cards.json()
+        assert _keys(cards.json()) & {"pin", "pin_hash", "pin_tag"} == set()
+
+    def test_import_summaries_quote_rejected_values_to_importers_only(self, world):
+        for role in ("admin", "auditor"):
+            listed = world.client.get("/api/v1/imports", headers=bearer(world.tokens[role]))
+            assert listed.status_code == 200 and listed.json()
+            assert all(item["reject_sample"] is None for item in listed.json()), role
+
+    @pytest.mark.xfail(strict=True, reason="issue 10 item 3 (accounts work): explanations hide values outside purpose")
+    def test_an_officer_explaining_an_appeal_sees_no_sensitive_value(self, world):
+        client = world.client
+        health = json.loads(
+            json.dumps(yaml.safe_load((PROGRAMMES / "health_kit.yaml").read_text("utf-8")), default=str)
+        )
+        proposer = bearer(world.tokens["program_officer"])
+        savepoint = world.connection.begin_nested()
+        try:
+            assert client.put("/api/v1/programs/health_kit", json=health, headers=proposer).status_code == 200
+            url = f"/api/v1/programs/health_kit/explanations/{world.ids['person_v']}"
+            response = client.get(url, headers=proposer)
+        finally:
+            savepoint.rollback()
+        assert response.status_code == 200
+        values = [c.get("values", {}) for c in response.json()["clauses"]]
+        assert all(v.get("chronic_condition") is None and v.get("disability") is None for v in values), values
 
 
 class TestAuthentication:
-    def test_no_credentials_is_401_on_every_guarded_route(self, client):
+    def test_a_garbage_token_is_401_invalid_token_on_every_guarded_route(self, world, answers):
+        guarded = {(m, p, r) for m, p, r, role, expected, _ in answers if role == "anonymous" and expected == "401"}
         wrong = []
-        for method, path, _ in GUARDED:
-            response = call(client, method, path)
+        for method, path, relation in sorted(guarded):
+            url, kwargs = concrete(world, method, path, relation)
+            kwargs.pop("files", None)
+            response = world.client.request(method, url, headers=bearer("cnt_not-a-real-token"), **kwargs)
             if (
                 response.status_code != 401
-                or code_of(response) != "unauthenticated"
-                or response.headers.get("www-authenticate") != "Bearer"
+                or _code(response) != "invalid_token"
+                or "www-authenticate" not in response.headers
             ):
-                wrong.append((method, path, response.status_code, code_of(response)))
+                wrong.append((method, path, response.status_code, _code(response)))
         assert wrong == []
 
-    def test_garbage_bearer_is_401_invalid_token_on_every_guarded_route(self, client):
-        wrong = []
-        for method, path, _ in GUARDED:
-            response = call(client, method, path, headers=bearer("cnt_not-a-real-token"))
-            if (
-                response.status_code != 401
-                or code_of(response) != "invalid_token"
-                or ("www-authenticate" not in response.headers)
-            ):
-                wrong.append((method, path, response.status_code, code_of(response)))
-        assert wrong == []
-
-    def test_token_of_a_disabled_account_stops_working(self, client, session, make_user):
-        token = make_user("registrar", username="leaver")
-        assert client.get("/api/v1/persons", headers=bearer(token)).status_code == 200
-        session.execute(text("UPDATE users SET is_active = :no WHERE username = 'leaver'"), {"no": False})
-        session.commit()
-        response = client.get("/api/v1/persons", headers=bearer(token))
-        assert response.status_code == 401
-        assert response.json()["code"] == "invalid_token"
-
-    def test_other_authorization_scheme_is_401(self, client):
-        response = client.get("/api/v1/persons", headers={"Authorization": "Basic dXNlcjpwYXNz"})
-        assert response.status_code == 401
-        assert response.json()["code"] == "invalid_authorization_header"
+    def test_an_unknown_role_string_is_refused_everywhere(self, world):
+        conn = world.connection
+        savepoint = conn.begin_nested()
+        try:
+            with Session(bind=conn, join_transaction_mode="create_savepoint") as session:
+                token = _account(session, "merchant", "m-shapeshifter")
+                session.commit()
+            # A role the code does not know (written behind its back) grants nothing.
+            conn.execute(text("PRAGMA ignore_check_constraints = ON")) if conn.dialect.name == "sqlite" else None
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("ALTER TABLE users DROP CONSTRAINT ck_users_role"))
+            conn.execute(text("UPDATE users SET role = 'superuser' WHERE username = 'm-shapeshifter'"))
+            for path in ("/api/v1/persons", "/api/v1/users", "/api/v1/attributes", "/api/v1/me"):
+                response = world.client.get(path, headers=bearer(token))
+                assert response.status_code in (401, 403), (path, response.status_code)
+        finally:
+            if conn.dialect.name == "sqlite":
+                conn.execute(text("PRAGMA ignore_check_constraints = OFF"))
+            savepoint.rollback()
 
 
-class TestRoleMatrix:
-    def test_each_role_is_allowed_exactly_what_its_permissions_grant(self, client, make_user, make_person):
-        citizen_record = make_person()
-        tokens = {
-            role: make_user(role.value, person_id=citizen_record["id"] if role is Role.CITIZEN else None)
-            for role in Role
-        }
-        wrong = []
-        for method, path, guard in GUARDED:
-            for role, token in tokens.items():
-                response = call(client, method, path, headers=bearer(token))
-                allowed = has_permission(role, guard.permission)
-                if allowed:
-                    ok = response.status_code not in (401, 403) and response.status_code < 500
-                else:
-                    ok = response.status_code == 403 and code_of(response) == "permission_denied"
-                if not ok:
-                    wrong.append((role.value, method, path, allowed, response.status_code, code_of(response)))
-        assert wrong == []
-
-    def test_admin_reads_nobodys_record(self):
-        # Least privilege (policy.py): the admin manages accounts; only the citizen reads their own record.
-        for permission in (Permission.PERSONS_READ, Permission.HOUSEHOLDS_READ, Permission.IMPORTS_RUN):
-            assert not has_permission(Role.ADMIN, permission)
-        assert [role for role in Role if has_permission(role, Permission.SELF_READ)] == [Role.CITIZEN]
-        assert [role for role in Role if has_permission(role, Permission.USERS_MANAGE)] == [Role.ADMIN]
-
-    def test_a_refusal_is_problem_json_naming_the_permission(self, client, make_user):
-        token = make_user("merchant")
-        response = client.get("/api/v1/persons", headers=bearer(token))
-        assert response.status_code == 403
-        assert response.headers["content-type"].startswith(PROBLEM_JSON)
-        body = response.json()
-        assert body["code"] == "permission_denied"
-        assert "persons:read" in body["detail"]
-        assert "www-authenticate" not in response.headers
-
-
-class TestRegionScope:
-    @pytest.fixture()
-    def people(self, make_person):
-        anzoategui = make_person(given_names="Ana", national_id="V-1000001", region_code="VE-A")
-        zulia = make_person(given_names="Zoe", national_id="V-1000002", region_code="VE-V")
-        return anzoategui, zulia
-
-    @pytest.fixture()
-    def zulia_registrar(self, make_user):
-        return make_user("registrar", region_code="VE-V")
-
-    def test_person_outside_the_region_is_not_found(self, client, session, people, zulia_registrar):
-        anzoategui, zulia = people
-        before = count_rows(session, "access_records")
-        response = client.get(f"/api/v1/persons/{anzoategui['id']}", headers=bearer(zulia_registrar))
-        assert response.status_code == 404
-        assert response.json()["code"] == "person_not_found"
-        assert count_rows(session, "access_records") == before
-        response = client.get(f"/api/v1/persons/{zulia['id']}", headers=bearer(zulia_registrar))
-        assert response.status_code == 200
-        assert response.json()["region_code"] == "VE-V"
-
-    def test_history_and_correction_outside_the_region_are_not_found(self, client, session, people, zulia_registrar):
-        anzoategui, _ = people
-        response = client.get(f"/api/v1/persons/{anzoategui['id']}/history", headers=bearer(zulia_registrar))
-        assert response.status_code == 404
-        response = client.patch(
-            f"/api/v1/persons/{anzoategui['id']}",
-            json={"reason": "moved", "given_names": "Otra"},
-            headers=bearer(zulia_registrar),
-        )
-        assert response.status_code == 404
-        assert count_rows(session, "record_changes", "operation = 'update'") == 0
-
-    def test_search_lists_only_the_region(self, client, people, zulia_registrar):
-        _, zulia = people
-        response = client.get("/api/v1/persons", headers=bearer(zulia_registrar))
-        assert response.status_code == 200
-        assert [p["id"] for p in response.json()["items"]] == [str(zulia["id"])]
-        response = client.get("/api/v1/persons?region_code=VE-A", headers=bearer(zulia_registrar))
-        assert response.status_code == 200
-        assert response.json()["items"] == []
-
-    def test_registering_outside_the_region_is_refused(self, client, session, zulia_registrar):
-        persons = count_rows(session, "persons")
-        records = count_rows(session, "access_records")
-        response = client.post("/api/v1/persons", json=person_body(region_code="VE-A"), headers=bearer(zulia_registrar))
-        assert response.status_code == 422
-        body = response.json()
-        assert body["code"] == "outside_scope"
-        assert [e["field"] for e in body["errors"]] == ["region_code"]
-        assert count_rows(session, "persons") == persons
-        assert count_rows(session, "access_records") == records
-
-    def test_moving_a_person_out_of_the_region_is_refused(self, client, session, people, zulia_registrar):
-        _, zulia = people
-        response = client.patch(
-            f"/api/v1/persons/{zulia['id']}",
-            json={"reason": "moved", "region_code": "VE-A"},
-            headers=bearer(zulia_registrar),
-        )
-        assert response.status_code == 422
-        assert response.json()["code"] == "outside_scope"
-        assert count_rows(session, "record_changes", "operation = 'update'") == 0
-        assert count_rows(session, "persons", "region_code = 'VE-V'") == 1
-
-    def test_unbound_registrar_sees_both_regions(self, client, people, make_user):
-        anzoategui, zulia = people
-        token = make_user("registrar")
-        response = client.get("/api/v1/persons", headers=bearer(token))
-        assert response.status_code == 200
-        assert {p["id"] for p in response.json()["items"]} == {str(anzoategui["id"]), str(zulia["id"])}
-        for person in people:
-            assert client.get(f"/api/v1/persons/{person['id']}", headers=bearer(token)).status_code == 200
-
-    def test_household_outside_the_region_is_refused_and_not_found(self, client, session, make_user, zulia_registrar):
-        refused = client.post("/api/v1/households", json={"region_code": "VE-A"}, headers=bearer(zulia_registrar))
-        assert refused.status_code == 422
-        assert refused.json()["code"] == "outside_scope"
-        assert count_rows(session, "households") == 0
-        unbound = make_user("registrar")
-        created = client.post("/api/v1/households", json={"region_code": "VE-A"}, headers=bearer(unbound))
-        assert created.status_code == 201
-        response = client.get(f"/api/v1/households/{created.json()['id']}", headers=bearer(zulia_registrar))
-        assert response.status_code == 404
-        response = client.get("/api/v1/households", headers=bearer(zulia_registrar))
-        assert response.json()["items"] == []
-
-    def test_imports_of_another_region_are_neither_listed_nor_readable(self, client, make_user, zulia_registrar):
-        unbound = make_user("registrar")
-        upload = (
-            "anzoategui.csv",
-            b"given_names,family_names,date_of_birth,region_code\nAna,Paz,1990-01-01,VE-A\n",
-        )
-        created = client.post("/api/v1/imports", files={"file": upload}, headers=bearer(unbound))
-        assert created.status_code == 201
-        import_id = created.json()["id"]
-        assert client.get(f"/api/v1/imports/{import_id}", headers=bearer(zulia_registrar)).status_code == 404
-        listed = client.get("/api/v1/imports", headers=bearer(zulia_registrar))
-        assert listed.status_code == 200
-        assert import_id not in [i["id"] for i in listed.json()]
-
-    def test_import_rows_outside_the_region_are_rejected(self, client, session, zulia_registrar):
-        upload = (
-            "mixed.csv",
-            b"given_names,family_names,date_of_birth,region_code\nAna,Paz,1990-01-01,VE-A\nZoe,Paz,1990-01-01,VE-V\n",
-        )
-        response = client.post("/api/v1/imports", files={"file": upload}, headers=bearer(zulia_registrar))
-        assert response.status_code == 201
-        summary = response.json()
-        assert (summary["rows_imported"], summary["rows_rejected"]) == (1, 1)
-        assert count_rows(session, "persons", "region_code = 'VE-A'") == 0
-        assert count_rows(session, "persons", "region_code = 'VE-V'") == 1
-        rejects = client.get(f"/api/v1/imports/{summary['id']}/rejects", headers=bearer(zulia_registrar))
-        assert rejects.status_code == 200
-        assert "outside_scope" in rejects.text
-
-
-class TestWebSession:
-    def test_cookie_session_with_csrf_header_and_sign_out(self, client, session, make_user):
-        make_user("registrar", username="clerk")
-        signed_in = client.post("/api/v1/auth/session", json={"username": "clerk", "password": PASSWORD})
-        assert signed_in.status_code == 204
-        set_cookie = signed_in.headers["set-cookie"]
-        assert set_cookie.startswith("carnet_session=")
-        assert "httponly" in set_cookie.lower() and "samesite=strict" in set_cookie.lower()
-        cookie = signed_in.cookies["carnet_session"]
-        assert count_rows(session, "web_sessions", "revoked_at IS NULL") == 1
-        client.cookies.clear()
-        with_cookie = {"Cookie": f"carnet_session={cookie}"}
-
-        assert client.get("/api/v1/persons", headers=with_cookie).status_code == 200
-
-        persons = count_rows(session, "persons")
-        refused = client.post("/api/v1/persons", json=person_body(), headers=with_cookie)
-        assert refused.status_code == 401
-        assert refused.json()["code"] == "csrf_required"
-        assert count_rows(session, "persons") == persons
-
-        created = client.post("/api/v1/persons", json=person_body(), headers=with_cookie | {"X-Carnet-CSRF": "1"})
-        assert created.status_code == 201
-        assert count_rows(session, "persons") == persons + 1
-
-        forged = client.delete("/api/v1/auth/session", headers=with_cookie)
-        assert forged.status_code == 401 and forged.json()["code"] == "csrf_required"
-        signed_out = client.delete("/api/v1/auth/session", headers=with_cookie | {"X-Carnet-CSRF": "1"})
-        assert signed_out.status_code == 204
-        assert 'carnet_session=""' in signed_out.headers["set-cookie"] or "max-age=0" in (
-            signed_out.headers["set-cookie"].lower()
-        )
-        assert count_rows(session, "web_sessions", "revoked_at IS NULL") == 0
-        client.cookies.clear()
-        expired = client.get("/api/v1/persons", headers=with_cookie)
-        assert expired.status_code == 401
-        assert expired.json()["code"] == "session_expired"
-
-
-class TestSignIn:
-    @pytest.fixture()
-    def clerk(self, make_user):
-        return make_user("registrar", username="clerk")
-
-    def test_password_gives_a_working_token(self, client, session, clerk):
-        response = client.post("/api/v1/auth/tokens", json={"username": "clerk", "password": PASSWORD})
-        assert response.status_code == 201
-        body = response.json()
-        assert body["token_type"] == "bearer" and body["role"] == "registrar" and body["expires_at"]
-        assert count_rows(session, "api_tokens") == 2
-        assert client.get("/api/v1/persons", headers=bearer(body["access_token"])).status_code == 200
-
-    @pytest.mark.parametrize("route", ["/api/v1/auth/tokens", "/api/v1/auth/session"])
-    def test_wrong_password_and_unknown_user_are_the_same_401(self, client, session, clerk, route):
-        for credentials in (
-            {"username": "clerk", "password": "wrong-password"},
-            {"username": "nobody", "password": PASSWORD},
-        ):
-            response = client.post(route, json=credentials)
-            assert response.status_code == 401
-            assert response.json()["code"] == "bad_credentials"
-            assert response.json()["detail"] == "wrong username or password"
-            assert "www-authenticate" in response.headers
-            assert "set-cookie" not in response.headers
-        assert count_rows(session, "api_tokens") == 1
-        assert count_rows(session, "web_sessions") == 0
+class TestAccountsCannotReadUnseen:
+    @pytest.mark.xfail(strict=True, reason="issue 10 finding 2 (accounts work): admins never create citizen accounts")
+    def test_an_admin_cannot_create_a_citizen_account_for_someone(self, world):
+        savepoint = world.connection.begin_nested()
+        try:
+            response = world.client.post(
+                "/api/v1/users",
+                json={
+                    "username": "m-snoop",
+                    "password": "a-long-password-1",
+                    "role": "citizen",
+                    "person_id": world.ids["person_v"],
+                },
+                headers=bearer(world.tokens["admin"]),
+            )
+        finally:
+            savepoint.rollback()
+        assert response.status_code in (403, 409, 422), response.text

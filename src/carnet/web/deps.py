@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from carnet.access import service as access
+from carnet.access.models import User
 from carnet.access.policy import Permission, Purpose, require_permission
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
@@ -18,7 +19,6 @@ from carnet.kit.errors import AppError, Unauthenticated
 
 SESSION_COOKIE = "carnet_session"
 # Query parameters that would carry a credential into logs, browser history and Referer headers.
-CREDENTIAL_PARAMETERS = frozenset({"token", "access_token", "api_key", "apikey", "session", "password"})
 
 
 def get_session(request: Request) -> Session:
@@ -66,20 +66,8 @@ async def _finish(request: Request, *, commit: bool) -> None:
     await run_in_threadpool(end)
 
 
-def refuse_credentials_in_url(request: Request) -> None:
-    """400 when a token or password comes in the query string: it is never accepted there."""
-    named = sorted({name.lower() for name in request.query_params} & CREDENTIAL_PARAMETERS)
-    if named:
-        raise AppError(
-            f"credentials are never accepted in a URL (query parameter {named[0]!r}); "
-            "send 'Authorization: Bearer <token>'",
-            code="credential_in_url",
-            status=400,
-        )
-
-
-def _credentials(request: Request) -> tuple[str, str] | None:
-    refuse_credentials_in_url(request)
+def request_credentials(request: Request) -> tuple[str, str] | None:
+    """("bearer" | "cookie", secret) from the request's headers, None when it carries no credentials."""
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, value = header.partition(" ")
@@ -92,22 +80,27 @@ def _credentials(request: Request) -> tuple[str, str] | None:
     return None
 
 
+def authenticated_user(session: Session, request: Request) -> User:
+    """The account the request's token or cookie belongs to, or 401 (CSRF header required on cookie writes)."""
+    credentials = request_credentials(request)
+    if credentials is None:
+        raise Unauthenticated()
+    kind, secret = credentials
+    now = utcnow()
+    if kind == "bearer":
+        return access.user_for_bearer(session, token=secret, now=now)
+    user = access.user_for_cookie(session, cookie=secret, now=now)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("x-carnet-csrf"):
+        # A cross-site form cannot set a custom header; requiring one stops CSRF on cookie sessions.
+        raise Unauthenticated("cookie sessions must send the X-Carnet-CSRF header", code="csrf_required")
+    return user
+
+
 def requires(permission: Permission, purpose: Purpose) -> Callable[..., Actor]:
     """A dependency: the authenticated actor, if their role grants `permission`; reads are for `purpose`."""
 
     def dependency(request: Request, session: Session = Depends(get_session)) -> Actor:
-        credentials = _credentials(request)
-        if credentials is None:
-            raise Unauthenticated()
-        kind, secret = credentials
-        now = utcnow()
-        if kind == "bearer":
-            user = access.user_for_bearer(session, token=secret, now=now)
-        else:
-            user = access.user_for_cookie(session, cookie=secret, now=now)
-            if request.method not in ("GET", "HEAD", "OPTIONS") and not request.headers.get("x-carnet-csrf"):
-                # A cross-site form cannot set a custom header; requiring one stops CSRF on cookie sessions.
-                raise Unauthenticated("cookie sessions must send the X-Carnet-CSRF header", code="csrf_required")
+        user = authenticated_user(session, request)
         actor = access.actor_for(user, request_id=request.state.request_id, purpose=purpose.value)
         require_permission(actor, permission)
         return actor

@@ -18,17 +18,32 @@ PROBLEM = "application/problem+json"
 log = logging.getLogger("carnet.web")
 
 
-def problem(request: Request, *, status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
-    """A problem+json response."""
-    body = {
+def problem_body(
+    *, status: int, code: str, title: str, detail: str, instance: str, request_id: str | None, **extra: Any
+) -> dict[str, Any]:
+    """The members of a problem+json document (RFC 9457) with our code and the request's correlation id."""
+    return {
         "type": f"https://carnet.example/problems/{code}",
         "title": title,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
+        "instance": instance,
         "code": code,
-        "request_id": getattr(request.state, "request_id", None),
+        "request_id": request_id,
     } | extra
+
+
+def problem(request: Request, *, status: int, code: str, title: str, detail: str, **extra: Any) -> JSONResponse:
+    """A problem+json response."""
+    body = problem_body(
+        status=status,
+        code=code,
+        title=title,
+        detail=detail,
+        instance=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+        **extra,
+    )
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
@@ -110,6 +125,11 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         title=t("Internal error"),
         detail=t("Something went wrong on our side; nothing was changed."),
     )
+
+
+def title_for(status: int) -> str:
+    """The translated title of a problem with this status."""
+    return t(_title(status))
 
 
 def _title(status: int) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from carnet.access.throttle import Throttle, ThrottleKey, address_key, policy_from
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError, Unauthenticated
-from carnet.web.deps import get_session, refuse_credentials_in_url
+from carnet.web.deps import get_session
 
 # What a throttled route may answer besides its own result, for the OpenAPI description.
 THROTTLED_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -69,7 +69,6 @@ class Attempts:
 
 def attempts(request: Request, session: Session = Depends(get_session)) -> Attempts:
     """A dependency: the throttled attempts of this request (anonymous or not)."""
-    refuse_credentials_in_url(request)
     address = request.client.host if request.client else "unknown"
     return Attempts(throttle_of(request), session, address)
 

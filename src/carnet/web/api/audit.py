@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
 from carnet.audit import repository, service
 from carnet.kit.actor import Actor
 from carnet.kit.errors import NotFound
+from carnet.web.api.pagination import MAX_POSITION
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], route_class=UnitOfWorkRoute)
@@ -51,21 +52,33 @@ def keys(session: Session = Depends(get_session)) -> list[dict]:
 
 
 @router.get("/proofs/inclusion")
-def inclusion(leaf: int = Query(ge=0), size: int = Query(ge=1), session: Session = Depends(get_session)) -> dict:
+def inclusion(
+    leaf: int = Query(ge=0, le=MAX_POSITION),
+    size: int = Query(ge=1, le=MAX_POSITION),
+    session: Session = Depends(get_session),
+) -> dict:
     """The audit path of entry `leaf` in the tree of `size` entries."""
     path = service.inclusion_proof_for(session, leaf_index=leaf, size=size)
     return {"leaf": leaf, "size": size, "path": [p.hex() for p in path]}
 
 
 @router.get("/proofs/consistency")
-def consistency(first: int = Query(ge=1), second: int = Query(ge=1), session: Session = Depends(get_session)) -> dict:
+def consistency(
+    first: int = Query(ge=1, le=MAX_POSITION),
+    second: int = Query(ge=1, le=MAX_POSITION),
+    session: Session = Depends(get_session),
+) -> dict:
     """The proof that the tree of `first` entries is a prefix of the tree of `second`."""
     path = service.consistency_proof_for(session, first=first, second=second)
     return {"first": first, "second": second, "path": [p.hex() for p in path]}
 
 
 @router.get("/entries/{leaf}")
-def entry(leaf: int, actor: Actor = Depends(read_entries), session: Session = Depends(get_session)) -> dict:
+def entry(
+    leaf: int = Path(ge=0, le=MAX_POSITION),
+    actor: Actor = Depends(read_entries),
+    session: Session = Depends(get_session),
+) -> dict:
     """One entry's canonical bytes and leaf hash, for an oversight body checking the log."""
     found = service.entry(session, leaf)
     return {"leaf": leaf, "entry": bytes(found.body).decode(), "leaf_hash": bytes(found.leaf_hash).hex()}

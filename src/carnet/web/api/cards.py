@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from carnet.credentials.models import REVOCATION_REASONS
 from carnet.credentials.service import REISSUE_REASONS, IssueScope, PinLetter, card_number
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
+from carnet.web.api.pagination import MAX_POSITION
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 from carnet.web.guards import THROTTLED_RESPONSES, Attempts, count_verdict, verification_attempts
 
@@ -104,7 +105,9 @@ def issuer_jwks(session: Session = Depends(get_session)) -> dict:
 
 
 @router.get("/api/v1/status-lists/{list_id}", response_class=Response)
-def status_list(list_id: int, request: Request, session: Session = Depends(get_session)) -> Response:
+def status_list(
+    request: Request, list_id: int = Path(ge=0, le=MAX_POSITION), session: Session = Depends(get_session)
+) -> Response:
     """A signed revocation status list (public: one bit per card, at random indexes, nothing personal)."""
     settings = request.app.state.settings
     policy = service.policy_from(settings)

@@ -7,6 +7,8 @@ import uuid
 from carnet.kit.errors import AppError
 
 MAX_PAGE_SIZE = 200
+# Indexes and sizes (audit leaves, status lists) fit a signed 64-bit column on every database; larger is a 422.
+MAX_POSITION = (1 << 62) - 1
 
 
 def parse_cursor(cursor: str | None) -> uuid.UUID | None:
