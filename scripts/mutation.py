@@ -355,14 +355,16 @@ def run(modules: list[str], workers: int, show_survivors: bool) -> int:
     if missing:
         print("note: not yet written, skipped: " + ", ".join(missing), file=sys.stderr)
     results: dict[str, list[tuple[Mutant, str]]] = {m: [] for m in modules}
+    broken: list[str] = []
     with tempfile.TemporaryDirectory(prefix="carnet-mutation-") as scratch:
         pool = [Worker(Path(scratch) / f"w{i}") for i in range(workers)]
         try:
             for module in modules:
                 baseline_status, baseline = pool[0].run(tests_of[module], timeout=600)
                 if baseline_status != "survived":
-                    print(f"{module}: the tests fail on the unmutated code; fix them first", file=sys.stderr)
-                    return 2
+                    print(f"{module}: the tests fail on the unmutated code; skipped", file=sys.stderr)
+                    broken.append(module)
+                    continue
                 timeout = max(10.0, baseline * 5)
                 queue = [m for m in mutants_of(module) if m.key not in equivalents]
                 lock = threading.Lock()
@@ -392,7 +394,8 @@ def run(modules: list[str], workers: int, show_survivors: bool) -> int:
         finally:
             for worker in pool:
                 worker.close()
-    return report(modules, results, equivalents, show_survivors)
+    status = report([m for m in modules if m not in broken], results, equivalents, show_survivors)
+    return 2 if broken else status
 
 
 def report(modules: list[str], results: dict, equivalents: dict[str, str], show_survivors: bool) -> int:
