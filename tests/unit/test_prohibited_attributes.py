@@ -22,6 +22,8 @@ U = ProhibitedCategory.TRADE_UNION
 M = ProhibitedCategory.SOCIAL_MEDIA
 B = ProhibitedCategory.BIOMETRIC
 L = ProhibitedCategory.LOCATION_TRACKING
+C = ProhibitedCategory.SURVEILLANCE_CAMERA
+K = ProhibitedCategory.BEHAVIOUR_SCORE
 
 PROHIBITED = [
     # Voting or elections
@@ -163,6 +165,12 @@ PROHIBITED = [
     ("deviceTracking", L),
     ("seguimiento_ubicacion", L),
     ("lat_lng", L),
+    # Cameras
+    ("cctv_footage", C),
+    ("camara_de_seguridad", C),
+    # Behaviour scores
+    ("behaviour_score", K),
+    ("puntaje_de_comportamiento", K),
 ]
 
 ALLOWED = [
@@ -363,6 +371,8 @@ def test_the_category_values_and_labels_are_stable() -> None:
         "social_media",
         "biometric_template",
         "location_tracking",
+        "camera_surveillance",
+        "behaviour_score",
     ]
     assert set(CATEGORY_LABELS) == set(ProhibitedCategory)
     assert CATEGORY_LABELS[V] == "voting or elections"
