@@ -316,6 +316,7 @@ class Worker:
     def __init__(self, workdir: Path) -> None:
         self.tree = workdir
         shutil.copytree(ROOT / "src", workdir / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        shutil.copytree(ROOT / "docs", workdir / "docs")  # some tests check that the docs name what the code holds
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0"}
         env.pop("PYTHONPATH", None)
         self.process = subprocess.Popen(
@@ -388,9 +389,12 @@ def run(modules: list[str], workers: int, show_survivors: bool) -> int:
                     thread.start()
                 for thread in threads:
                     thread.join()
-                survivors = [m for m, s in results[module] if s == "survived"]
+                survivors = sorted((m for m, s in results[module] if s == "survived"), key=lambda m: m.number)
                 print(f"{module}: {len(results[module])} mutants, {len(survivors)} survived "
                       f"({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)  # fmt: skip
+                if show_survivors:
+                    for mutant in survivors:
+                        print(f"  SURVIVED {mutant.key}", file=sys.stderr, flush=True)
         finally:
             for worker in pool:
                 worker.close()
