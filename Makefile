@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-sqlite serve lint bench clean
+.PHONY: install demo test test-sqlite serve lint bench clean mutation
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ serve: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+## make mutation: mutation testing of the trust cores (not part of make test; minutes, both cores)
+mutation: install
+	$(BIN)/python scripts/mutation.py --survivors
 
 bench: install
 	$(BIN)/python benchmarks/import_rate.py

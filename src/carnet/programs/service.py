@@ -251,7 +251,9 @@ def explain_for_person(
 ) -> dict[str, Any]:
     """Why a person (or their household) is or is not eligible: each clause with its values, rule version, run.
 
-    Only the attributes the rule reads are loaded, and the read is recorded for the person to see.
+    Only the attributes the rule reads are loaded. Staff see whether each clause held; a value only where
+    `disclosure` allows it (purpose, region, sensitivity), the rest are named under `withheld`. The read
+    is recorded for the person to see, naming the values shown.
     """
     program = get_program(session, code)
     person = registry_repo.get_person(session, person_id, region_scope=actor.region_code)
