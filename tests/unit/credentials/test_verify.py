@@ -254,3 +254,27 @@ class TestFuzz:
     @given(st.integers(0, 2**40))
     def test_any_time_gives_a_time_or_status_verdict(self, now):
         assert verdict(card(), now=now).code in {"valid", "expired", "not_yet_valid", "status_list_stale"}
+
+
+class TestEdges:
+    def test_an_index_just_past_the_list_is_not_covered(self):
+        # The list holds 2**17 indexes (0 .. 2**17 - 1): the index 2**17 is the first it cannot vouch for.
+        assert verdict(card(status_index=(1 << 17) - 1)).code == "valid"
+        result = verdict(card(status_index=1 << 17))
+        assert result.code == "status_list_stale" and "does not cover" in result.message
+
+    def test_a_verdict_cannot_be_changed_after_the_fact(self):
+        import dataclasses
+
+        result = verdict(card())
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.code = "valid"  # type: ignore[misc]
+
+    def test_an_unexpected_error_is_a_malformed_verdict_not_an_exception(self):
+        class BrokenKeys(dict):
+            def get(self, *_args):
+                raise RuntimeError("disk gone")
+
+        result = verify_credential(card(), keys=BrokenKeys(), status_lists=LISTS, now=NOW)
+        assert result.code == "malformed" and not result.is_valid
+        assert result.message == "the card could not be read (RuntimeError)"
