@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import json
 import os
@@ -202,13 +203,16 @@ def _sites(tree: ast.Module, source: str) -> Iterator[tuple[str, str, int, objec
                         setattr(node, bound, make(expr))
 
                     yield "slice", f"{_segment(source, node)}: {bound} {label}", line, apply
-        elif isinstance(node, ast.Return) and node.value is not None:
-            if not (isinstance(node.value, ast.Constant) and node.value.value is None):
+        elif (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and not (isinstance(node.value, ast.Constant) and node.value.value is None)
+        ):
 
-                def apply(node=node) -> None:
-                    node.value = ast.UnaryOp(op=ast.Not(), operand=node.value)
+            def apply(node=node) -> None:
+                node.value = ast.UnaryOp(op=ast.Not(), operand=node.value)
 
-                yield "return", f"{_segment(source, node)}: value negated", line, apply
+            yield "return", f"{_segment(source, node)}: value negated", line, apply
         if isinstance(node, ast.Raise) or (
             isinstance(node, ast.Return) and not isinstance(parent, ast.FunctionDef | ast.AsyncFunctionDef)
         ):
@@ -258,7 +262,9 @@ def read_equivalents() -> dict[str, str]:
             continue
         parts = [part.strip() for part in line.split(" || ")]
         if len(parts) != 4 or not parts[3]:
-            raise SystemExit(f"{EQUIVALENTS.name}: a line needs MODULE:LINE || OPERATOR || DESCRIPTION || REASON: {raw}")
+            raise SystemExit(
+                f"{EQUIVALENTS.name}: a line needs MODULE:LINE || OPERATOR || DESCRIPTION || REASON: {raw}"
+            )
         out[" || ".join(parts[:3])] = parts[3]
     return out
 
@@ -270,10 +276,8 @@ def read_equivalents() -> dict[str, str]:
 def zygote(tree: str) -> None:
     """Read jobs (JSON lines: tests, timeout) and answer each with the exit status of a forked pytest."""
     for name in WARM_IMPORTS:
-        try:
+        with contextlib.suppress(ImportError):
             __import__(name)
-        except ImportError:
-            pass
     import pytest
 
     os.chdir(tree)
@@ -371,7 +375,9 @@ def run(modules: list[str], workers: int, show_survivors: bool) -> int:
                 lock = threading.Lock()
                 started = time.monotonic()
 
-                def drain(worker: Worker, module: str = module, queue: list = queue, timeout: float = timeout) -> None:
+                def drain(
+                    worker: Worker, module: str = module, queue: list = queue, timeout: float = timeout, lock=lock
+                ) -> None:
                     original = (SOURCE / module).read_text(encoding="utf-8")
                     while True:
                         with lock:
@@ -418,7 +424,9 @@ def report(modules: list[str], results: dict, equivalents: dict[str, str], show_
         judged = killed + timed_out + survived
         score = 100.0 * (killed + timed_out) / judged if judged else 100.0
         below |= score < 95.0
-        print(f"| `{module}` | {len(everything)} | {killed} | {timed_out} | {equivalent} | {survived} | {score:.1f} % |")
+        print(
+            f"| `{module}` | {len(everything)} | {killed} | {timed_out} | {equivalent} | {survived} | {score:.1f} % |"
+        )
     if show_survivors:
         for module in modules:
             for mutant, status in sorted(results[module], key=lambda r: r[0].number):

@@ -85,7 +85,8 @@ def test_the_number_of_grants_per_role() -> None:
 
 
 @pytest.mark.parametrize(
-    "role", ["", "root", "superuser", "Admin", "ADMIN", " admin", "admin ", "registrar\n", "auditors", "*", "none", "system"]
+    "role",
+    ["", "root", "superuser", "Admin", "ADMIN", " admin", "admin ", "registrar\n", "auditors", "*", "none", "system"],
 )
 def test_unknown_role_strings_are_refused_everything(role: str) -> None:
     assert all(has_permission(role, permission) is False for permission in Permission)

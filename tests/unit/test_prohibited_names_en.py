@@ -65,7 +65,8 @@ PROHIBITED: list[tuple[str, Cat]] = [
     ("ip_address", Cat.LOCATION_TRACKING), ("cell_tower_id", Cat.LOCATION_TRACKING),
     ("geofence", Cat.LOCATION_TRACKING), ("location_ping", Cat.LOCATION_TRACKING),
     # cameras and CCTV
-    ("camera", Cat.SURVEILLANCE_CAMERA), ("cameras", Cat.SURVEILLANCE_CAMERA), ("cctv_footage", Cat.SURVEILLANCE_CAMERA),
+    ("camera", Cat.SURVEILLANCE_CAMERA), ("cameras", Cat.SURVEILLANCE_CAMERA),
+    ("cctv_footage", Cat.SURVEILLANCE_CAMERA),
     ("security_camera_image", Cat.SURVEILLANCE_CAMERA), ("camera_feed", Cat.SURVEILLANCE_CAMERA),
     ("video_surveillance", Cat.SURVEILLANCE_CAMERA),
     ("closed_circuit_tv", Cat.SURVEILLANCE_CAMERA), ("bodycam", Cat.SURVEILLANCE_CAMERA),

@@ -74,7 +74,8 @@ PROHIBITED: list[tuple[str, Cat]] = [
     # puntajes de conducta
     ("puntaje_de_comportamiento", Cat.BEHAVIOUR_SCORE), ("comportamiento_puntaje", Cat.BEHAVIOUR_SCORE),
     ("puntuación_de_conducta", Cat.BEHAVIOUR_SCORE), ("nivel_de_lealtad", Cat.BEHAVIOUR_SCORE),
-    ("lealtad", Cat.BEHAVIOUR_SCORE), ("crédito_social", Cat.BEHAVIOUR_SCORE), ("ranking_de_personas", Cat.BEHAVIOUR_SCORE),
+    ("lealtad", Cat.BEHAVIOUR_SCORE), ("crédito_social", Cat.BEHAVIOUR_SCORE),
+    ("ranking_de_personas", Cat.BEHAVIOUR_SCORE),
     ("indice_de_comportamiento", Cat.BEHAVIOUR_SCORE), ("reputación", Cat.BEHAVIOUR_SCORE),
     ("calificación_de_conducta", Cat.BEHAVIOUR_SCORE),
 ]  # fmt: skip

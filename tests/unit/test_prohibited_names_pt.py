@@ -67,7 +67,8 @@ PROHIBITED: list[tuple[str, Cat]] = [
     ("filmagem", Cat.SURVEILLANCE_CAMERA), ("gravação_de_vídeo", Cat.SURVEILLANCE_CAMERA),
     # pontuação de comportamento
     ("pontuação_de_comportamento", Cat.BEHAVIOUR_SCORE), ("comportamento_pontuacao", Cat.BEHAVIOUR_SCORE),
-    ("nota_de_conduta", Cat.BEHAVIOUR_SCORE), ("lealdade", Cat.BEHAVIOUR_SCORE), ("nível_de_lealdade", Cat.BEHAVIOUR_SCORE),
+    ("nota_de_conduta", Cat.BEHAVIOUR_SCORE), ("lealdade", Cat.BEHAVIOUR_SCORE),
+    ("nível_de_lealdade", Cat.BEHAVIOUR_SCORE),
     ("crédito_social", Cat.BEHAVIOUR_SCORE), ("ranking_de_pessoas", Cat.BEHAVIOUR_SCORE),
     ("reputação", Cat.BEHAVIOUR_SCORE), ("índice_de_comportamento", Cat.BEHAVIOUR_SCORE),
     ("avaliação_de_conduta", Cat.BEHAVIOUR_SCORE),

@@ -190,9 +190,9 @@ def refuse_prohibited_mapping(columns: dict[str, str], *, where: str) -> None:
             category = prohibited_category(name)
             if category is not None:
                 label = CATEGORY_LABELS[category]
-                errors.append(FieldError(heading, "prohibited_column",
-                                         f"'{name}' is {label}, which Carnet never stores; mapping it onto "
-                                         f"'{target}' does not change that: list the column under `ignore`"))  # fmt: skip
+                message = (f"'{name}' is {label}, which Carnet never stores; mapping it onto '{target}' "
+                           "does not change that: list the column under `ignore`")  # fmt: skip
+                errors.append(FieldError(heading, "prohibited_column", message))
                 break
     if errors:
         names = ", ".join(f"'{e.field}'" for e in errors)

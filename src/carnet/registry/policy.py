@@ -128,7 +128,7 @@ _RELIGION = _Terms(
     words=frozenset({
         "faith", "creed", "credo", "belief", "creencia", "crenca", "culto", "cults", "cult",
         "islam", "hindu", "sikh", "budista", "budismo", "umbanda", "candomble", "espirita", "espiritismo",
-        "ateo", "atea", "ateu", "ateia", "judio", "judia", "judeu", "judia", "judaico",
+        "ateo", "atea", "ateu", "ateia", "judio", "judia", "judeu", "judaico",
         "christian", "christianity", "cristiano", "cristiana", "cristianismo", "cristao", "crista",
         "bautismo", "bautizo", "batismo", "templo", "terreiro", "feligres", "fieles",
     }),
@@ -291,7 +291,8 @@ _SURVEILLANCE_CAMERA = _Terms(
     }),
     compounds=(
         "videovigilan", "videomonitor", "circuitocerrado", "circuitofechado", "closedcircuit", "camerafeed",
-        "videofeed", "livefeed", "videosurveillance", "surveillancevideo", "cameraimage", "camarasdeseguridad", "camaradeseguridad", "camarasdevigilancia",
+        "videofeed", "livefeed", "videosurveillance", "surveillancevideo", "cameraimage", "camarasdeseguridad",
+        "camaradeseguridad", "camarasdevigilancia",
         "camaradevigilancia", "camerasdeseguranca", "cameradeseguranca", "securitycamera", "surveillancecam",
         "surveillancefootage", "footage", "filmacion", "filmagem", "grabaciondevideo", "gravacaodevideo",
         "videorecording", "videoanalytic", "facerecognition",

@@ -37,7 +37,8 @@ def people(session, registrar):
     """Two people with the same attributes, one in VE-A and one in VE-B; the health and fuel programmes."""
     ids = {}
     for region in ("VE-A", "VE-B"):
-        data = PersonIn(given_names="Rosa" if region == "VE-A" else "Luisa", family_names="Díaz", date_of_birth="1960-05-01", region_code=region,
+        data = PersonIn(given_names="Rosa" if region == "VE-A" else "Luisa", family_names="Díaz",
+                        date_of_birth="1960-05-01", region_code=region,
                         attributes={"chronic_condition": True, "disability": False, "monthly_income": 120000,
                                     "vehicle_owned": True})  # fmt: skip
         ids[region] = registry_service.create_person(session, actor=registrar, data=data, today=date(2026, 11, 29),
@@ -55,7 +56,9 @@ def explain(session, actor: Actor, person_id, code: str = "health_kit") -> dict:
 
 def last_access_fields(session, person_id) -> list[str]:
     record = session.scalars(
-        select(AccessRecord).where(AccessRecord.subject_id == uuid.UUID(str(person_id))).order_by(AccessRecord.seq.desc())
+        select(AccessRecord)
+        .where(AccessRecord.subject_id == uuid.UUID(str(person_id)))
+        .order_by(AccessRecord.seq.desc())
     ).first()
     return record.fields
 
@@ -103,7 +106,11 @@ class TestOfficesAndThePerson:
     def test_the_registration_office_of_the_region_sees_sensitive_values_for_an_appeal(self, session, people):
         found = explain(session, REGISTRAR_A, people["VE-A"])
         assert values(found) == {"chronic_condition": True, "disability": False}
-        assert last_access_fields(session, people["VE-A"]) == ["chronic_condition", "disability", "eligibility"]  # stored sorted
+        assert last_access_fields(session, people["VE-A"]) == [
+            "chronic_condition",
+            "disability",
+            "eligibility",
+        ]  # stored sorted
 
     def test_not_for_another_purpose_nor_from_a_national_office(self, session, people):
         registering = replace(REGISTRAR_A, purpose="registration")
@@ -118,7 +125,11 @@ class TestOfficesAndThePerson:
                    person_id=uuid.UUID(str(people["VE-B"])))  # fmt: skip
         found = service.explain_own(session, actor=me, code="health_kit", now=NOW)
         assert values(found) == {"chronic_condition": True, "disability": False} and withheld(found) == set()
-        assert last_access_fields(session, people["VE-B"]) == ["chronic_condition", "disability", "eligibility"]  # stored sorted
+        assert last_access_fields(session, people["VE-B"]) == [
+            "chronic_condition",
+            "disability",
+            "eligibility",
+        ]  # stored sorted
 
     def test_a_citizen_reading_someone_else_is_no_person(self, session, people):
         other = Actor(user_id=uuid.uuid4(), role="citizen", request_id="t", purpose="data_subject_access",

@@ -56,8 +56,13 @@ def test_visible_fields_and_shown_values():
     reads = {"age(date_of_birth)": {"date_of_birth"}, "count(members where chronic_condition)": {"chronic_condition"},
              "count(members)": set()}  # fmt: skip
     shown, withheld = shown_values(
-        {"age(date_of_birth)": 66, "count(members where chronic_condition)": 1, "count(members)": 3,
-         "monthly_income": 5, "chronic_condition": True},  # fmt: skip
+        {
+            "age(date_of_birth)": 66,
+            "count(members where chronic_condition)": 1,
+            "count(members)": 3,
+            "monthly_income": 5,
+            "chronic_condition": True,
+        },
         reads=reads,
         visible=visible,
     )
