@@ -9,7 +9,7 @@ LOCK_FLAGS := --generate-hashes --allow-unsafe --extra dev --strip-extras --buil
 	--no-emit-index-url --no-emit-find-links
 AUDIT_TIMEOUT ?= 120
 
-.PHONY: install lock audit-deps demo test test-sqlite serve lint bench clean
+.PHONY: install lock audit-deps demo test test-sqlite serve lint bench clean mutation
 
 # Every dependency, transitive ones and the build backend included, comes from the lock and must match
 # one of its hashes; Carnet itself is then installed without resolving anything.
@@ -49,6 +49,10 @@ serve: install
 lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
+
+## make mutation: mutation testing of the trust cores (not part of make test; minutes, both cores)
+mutation: install
+	$(BIN)/python scripts/mutation.py --survivors
 
 bench: install
 	$(BIN)/python benchmarks/import_rate.py

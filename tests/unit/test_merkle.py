@@ -185,3 +185,83 @@ def test_prefix_roots_equal_roots_of_prefixes(entries, data):
     leaves = [leaf_hash(e) for e in entries]
     sizes = set(data.draw(st.lists(st.integers(0, len(leaves)), max_size=6)))
     assert prefix_roots(leaves, sizes) == {n: root_of(leaves[:n]) for n in sizes}
+
+
+class TestVerificationBoundaries:
+    """Indexes and sizes outside the tree, and proofs of the wrong length, are refused, never looped on."""
+
+    def test_an_index_outside_the_tree_is_refused(self):
+        leaf = LEAVES[0]
+        assert verify_inclusion(0, 1, leaf, [], leaf)  # a one-leaf tree's root is its leaf
+        assert not verify_inclusion(1, 1, leaf, [], leaf)
+        assert not verify_inclusion(-1, 1, leaf, [], leaf)
+        assert not verify_inclusion(0, 0, leaf, [], leaf)
+        assert not verify_inclusion(0, -1, leaf, [], leaf)
+        proof = inclusion_proof(7, 8, list_range_hash(LEAVES))
+        assert verify_inclusion(7, 8, LEAVES[7], proof, root(8))
+        assert not verify_inclusion(8, 8, LEAVES[7], proof, root(8))
+        assert not verify_inclusion(-1, 8, LEAVES[7], proof, root(8))
+        assert not verify_inclusion(7 - 8, 8, LEAVES[7], proof, root(8))
+
+    @pytest.mark.parametrize(("index", "size", "path"), INCLUSION)
+    def test_a_proof_one_hash_too_long_or_too_short_is_refused(self, index, size, path):
+        proof = [bytes.fromhex(h) for h in path]
+        assert verify_inclusion(index, size, LEAVES[index], proof, root(size))
+        assert not verify_inclusion(index, size, LEAVES[index], proof[:-1], root(size))
+        assert not verify_inclusion(index, size, LEAVES[index], [*proof, proof[-1]], root(size))
+        assert not verify_inclusion(index, size, LEAVES[index], [*proof, EMPTY_ROOT], root(size))
+        assert not verify_inclusion(index, size, LEAVES[index], [], root(size))
+
+    @pytest.mark.parametrize("second", [0, 1, 2, 3, 8])
+    def test_consistency_from_the_empty_tree_is_refused_whatever_the_proof(self, second):
+        for proof in ([], [root(second)], [EMPTY_ROOT, root(second)]):
+            assert not verify_consistency(0, second, root(0), root(second), proof)
+        assert not verify_consistency(-1, second, root(0), root(second), [])
+
+    def test_consistency_to_a_smaller_tree_is_refused(self):
+        proof = consistency_proof(3, 8, list_range_hash(LEAVES))
+        assert not verify_consistency(8, 3, root(8), root(3), proof)
+        assert not verify_consistency(4, 3, root(4), root(3), [])
+        assert not verify_consistency(2, 1, root(2), root(1), [root(1)])
+
+    @pytest.mark.parametrize("size", [1, 2, 5, 8])
+    def test_consistency_of_a_tree_with_itself(self, size):
+        assert verify_consistency(size, size, root(size), root(size), [])
+        assert not verify_consistency(size, size, root(size), root(size), [root(size)])
+        assert not verify_consistency(size, size, root(size), root(size - 1), [])
+
+    @pytest.mark.parametrize(("first", "second", "path"), [c for c in CONSISTENCY if c[0] != c[1]])
+    def test_a_consistency_proof_of_the_wrong_length_is_refused(self, first, second, path):
+        proof = [bytes.fromhex(h) for h in path]
+        old, new = root(first), root(second)
+        assert verify_consistency(first, second, old, new, proof)
+        assert not verify_consistency(first, second, old, new, [])
+        assert not verify_consistency(first, second, old, new, proof[:-1])
+        assert not verify_consistency(first, second, old, new, [*proof, proof[-1]])
+        assert not verify_consistency(first, second, new, old, proof)
+
+    @pytest.mark.parametrize(("first", "second"), [(a, b) for b in range(1, 9) for a in range(1, b + 1)])
+    def test_every_reference_pair_verifies_and_the_swapped_roots_do_not(self, first, second):
+        proof = consistency_proof(first, second, list_range_hash(LEAVES))
+        assert verify_consistency(first, second, root(first), root(second), proof)
+        if first != second:
+            assert not verify_consistency(first, second, root(second), root(first), proof)
+            assert not verify_consistency(first, second, root(first), root(first), proof)
+
+    @pytest.mark.parametrize(("index", "size"), [(i, n) for n in range(1, 9) for i in range(n)])
+    def test_every_reference_leaf_verifies_only_at_its_place(self, index, size):
+        proof = inclusion_proof(index, size, list_range_hash(LEAVES))
+        assert verify_inclusion(index, size, LEAVES[index], proof, root(size))
+        for other in range(-1, size + 1):
+            if other != index:
+                assert not verify_inclusion(other, size, LEAVES[index], proof, root(size))
+        assert not verify_inclusion(index, size * 4, LEAVES[index], proof, root(size))  # two levels deeper
+
+    @settings(max_examples=60, deadline=None)
+    @given(
+        second=st.integers(-3, 40),
+        proof=st.lists(st.sampled_from(LEAVES), max_size=8),
+    )
+    def test_any_proof_from_an_empty_or_negative_tree_is_false_and_returns(self, second, proof):
+        assert verify_consistency(0, second, EMPTY_ROOT, EMPTY_ROOT, proof) is False
+        assert verify_inclusion(second, second, LEAVES[0], proof, LEAVES[0]) is False

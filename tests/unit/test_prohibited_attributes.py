@@ -22,6 +22,8 @@ U = ProhibitedCategory.TRADE_UNION
 M = ProhibitedCategory.SOCIAL_MEDIA
 B = ProhibitedCategory.BIOMETRIC
 L = ProhibitedCategory.LOCATION_TRACKING
+C = ProhibitedCategory.SURVEILLANCE_CAMERA
+K = ProhibitedCategory.BEHAVIOUR_SCORE
 
 PROHIBITED = [
     # Voting or elections
@@ -163,6 +165,12 @@ PROHIBITED = [
     ("deviceTracking", L),
     ("seguimiento_ubicacion", L),
     ("lat_lng", L),
+    # Cameras
+    ("cctv_footage", C),
+    ("camara_de_seguridad", C),
+    # Behaviour scores
+    ("behaviour_score", K),
+    ("puntaje_de_comportamiento", K),
 ]
 
 ALLOWED = [
@@ -363,6 +371,8 @@ def test_the_category_values_and_labels_are_stable() -> None:
         "social_media",
         "biometric_template",
         "location_tracking",
+        "camera_surveillance",
+        "behaviour_score",
     ]
     assert set(CATEGORY_LABELS) == set(ProhibitedCategory)
     assert CATEGORY_LABELS[V] == "voting or elections"
@@ -378,3 +388,15 @@ def test_the_module_is_pure_standard_library() -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add((node.module or "").split(".")[0])
     assert imported <= {"__future__", "unicodedata", "collections", "dataclasses", "enum", "types", "re"}
+
+
+def test_the_documentation_lists_every_stem() -> None:
+    doc = (Path(policy_module.__file__).parents[3] / "docs/formats/attribute-dictionary.md").read_text("utf-8")
+    for category, terms in policy_module._TABLES.items():
+        assert f"`{category.value}`" in doc
+        stems = [*terms.words, *terms.prefixes, *terms.suffixes, *terms.compounds]
+        stems += [stem for groups in terms.together for group in groups for stem in group]
+        missing = [stem for stem in stems if f"`{stem}`" not in doc]
+        assert not missing, f"{category.value}: {missing}"
+    for phrase in policy_module._ALLOWED_PHRASES:
+        assert f"`{' '.join(phrase)}`" in doc

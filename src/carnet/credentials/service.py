@@ -432,11 +432,14 @@ def current_status_lists(session: Session, *, policy: CardPolicy, now: datetime)
 
 def verify_card(session: Session, *, text: str, policy: CardPolicy, now: datetime) -> Verdict:
     """The verdict on a card's QR text against the published keys and the current status lists."""
+    keys = verifier_keys(session, now=now)
+    # One store is one issuer: any of its published keys (the active one after a rotation) signs its lists.
     return verify_credential(
         text,
-        keys=verifier_keys(session, now=now),
+        keys=keys,
         status_lists=current_status_lists(session, policy=policy, now=now),
         now=int(now.timestamp()),
+        status_signers={kid: frozenset(keys) for kid in keys},
     )
 
 

@@ -1,13 +1,19 @@
 """The offline verifier of a card's QR text: pure, given the trusted keys, the status lists and the time.
 
 Checks run in a fixed order and the first failure is the verdict: size, prefix, base45, CBOR, COSE
-structure, known kid, signature, claims, not-before, expiry, status list freshness, revocation.
-Any string gives a verdict; nothing a card holder can print makes the verifier raise.
+structure, known kid, signature, claims, not-before, expiry, status list (its signer, its date, its
+freshness, its length), revocation. Any string gives a verdict; nothing a card holder can print makes the
+verifier raise.
+
+A status list vouches for a card only when the key that signed the card signed it too, or a key the
+card's issuer names for its status (`status_signers`, e.g. the new key after a rotation): otherwise any
+trusted issuer could un-revoke another issuer's cards. A list dated after `now` (beyond a small clock
+skew) is refused: it was made on a wrong clock, or made to outlive its time-to-live.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from carnet.credentials.cose import CoseError, Sign1, VerifierKey, decode_sign1, kid_text, verify_sign1
@@ -25,6 +31,8 @@ VERDICT_CODES = (
     "bad_signature",
     "malformed",
 )
+# How far a status list's issue time may lie ahead of the verifier's clock (device clocks drift).
+MAX_CLOCK_SKEW = 300
 
 
 @dataclass(frozen=True)
@@ -48,11 +56,19 @@ class Verdict:
 
 
 def verify_credential(
-    text: str, *, keys: Mapping[bytes, VerifierKey], status_lists: Mapping[str, StatusList], now: int
+    text: str,
+    *,
+    keys: Mapping[bytes, VerifierKey],
+    status_lists: Mapping[str, StatusList],
+    now: int,
+    status_signers: Mapping[bytes, Collection[bytes]] | None = None,
 ) -> Verdict:
-    """The verdict on a card's QR text at time `now` (seconds since 1970, UTC)."""
+    """The verdict on a card's QR text at time `now` (seconds since 1970, UTC).
+
+    `status_signers` maps a card key's kid to the other kids its issuer lets sign its status lists.
+    """
     try:
-        return _verify(text, keys=keys, status_lists=status_lists, now=now)
+        return _verify(text, keys=keys, status_lists=status_lists, now=now, status_signers=status_signers or {})
     except Exception as exc:
         # Every expected failure is handled in _verify; this net keeps a bug from crashing an offline point
         # in front of a queue of people, and still says the card was not accepted.
@@ -60,7 +76,12 @@ def verify_credential(
 
 
 def _verify(
-    text: str, *, keys: Mapping[bytes, VerifierKey], status_lists: Mapping[str, StatusList], now: int
+    text: str,
+    *,
+    keys: Mapping[bytes, VerifierKey],
+    status_lists: Mapping[str, StatusList],
+    now: int,
+    status_signers: Mapping[bytes, Collection[bytes]],
 ) -> Verdict:
     if not isinstance(text, str):
         return Verdict("malformed", "a card is text")
@@ -81,10 +102,13 @@ def _verify(
         claims = decode_claims(msg.payload, signature_checked=True)
     except CoseError as exc:
         return Verdict("malformed", exc.message, kid=kid)
-    return _judge(claims, kid=kid, status_lists=status_lists, now=now)
+    signers = {msg.kid, *status_signers.get(msg.kid, ())}
+    return _judge(claims, kid=kid, signers=signers, status_lists=status_lists, now=now)
 
 
-def _judge(claims: CardClaims, *, kid: str, status_lists: Mapping[str, StatusList], now: int) -> Verdict:
+def _judge(
+    claims: CardClaims, *, kid: str, signers: Collection[bytes], status_lists: Mapping[str, StatusList], now: int
+) -> Verdict:
     def verdict(code: str, message: str) -> Verdict:
         return Verdict(
             code,
@@ -106,6 +130,12 @@ def _judge(claims: CardClaims, *, kid: str, status_lists: Mapping[str, StatusLis
     status_list = status_lists.get(claims.status_list_id)
     if status_list is None:
         return verdict("status_list_stale", f"no status list {claims.status_list_id!r} is loaded; sync to get it")
+    if status_list.kid not in signers:
+        return verdict("status_list_stale", f"status list {status_list.list_id!r} is signed by key "
+                       f"{kid_text(status_list.kid)}, which does not vouch for cards of key {kid}")  # fmt: skip
+    if status_list.issued_at > now + MAX_CLOCK_SKEW:
+        return verdict("status_list_stale", f"status list {status_list.list_id!r} is dated in the future "
+                       f"({status_list.issued_at}); check this device's clock")  # fmt: skip
     if now >= status_list.stale_at:
         return verdict("status_list_stale", f"status list {status_list.list_id!r} expired at {status_list.stale_at}")
     if claims.status_index >= status_list.size:

@@ -16,8 +16,10 @@ from carnet.kit.errors import AppError, Conflict, FieldError, Forbidden, NotFoun
 from carnet.kit.ids import uuid7
 from carnet.programs import repository as repo
 from carnet.programs.definition import ProgramDefinition, parse_cycle
+from carnet.programs.disclosure import FieldPolicy, Reader, shown_values, visible_fields
 from carnet.programs.models import EligibilityRun, Program, ProgramVersion
 from carnet.programs.rules import AttributeInfo, CheckedRule, check_rule, explain
+from carnet.programs.rules.nodes import Age, Aggregate, Name, walk
 from carnet.programs.rules.sql import clause_counts, eligible_units, units_in_scope
 from carnet.registry import repository as registry_repo
 from carnet.registry.service import current_dictionary
@@ -267,7 +269,9 @@ def explain_for_person(
 ) -> dict[str, Any]:
     """Why a person (or their household) is or is not eligible: each clause with its values, rule version, run.
 
-    Only the attributes the rule reads are loaded, and the read is recorded for the person to see.
+    Only the attributes the rule reads are loaded. Staff see whether each clause held; a value only where
+    `disclosure` allows it (purpose, region, sensitivity), the rest are named under `withheld`. The read
+    is recorded for the person to see, naming the values shown.
     """
     program = get_program(session, code)
     person = registry_repo.get_person(session, person_id, region_scope=actor.region_code)
@@ -291,8 +295,19 @@ def explain_for_person(
         subject, unit_id = values[person.id], person.id
     explanation = explain(rule, subject=subject, members=members, today=reference)
     entitlement = repo.entitlement_of(session, run.id, unit_id) if run else None
+    reader = Reader(role=actor.role, purpose=actor.purpose, region_code=actor.region_code,
+                    is_the_person=actor.role == "citizen" and actor.person_id == person.id)  # fmt: skip
+    visible = visible_fields(reader, fields=_field_policies(session, rule), programme_purpose=rule.purpose,
+                             person_region=person.region_code)  # fmt: skip
+    reads = _value_reads(rule)
+    clauses, shown_fields = [], set()
+    for clause in explanation.clauses:
+        shown, withheld = shown_values(clause.values, reads=reads, visible=visible)
+        shown_fields |= {field for name in shown for field in reads.get(name, (name,))}
+        clauses.append({"text": clause.text, "result": clause.result, "values": _plain(shown), "withheld": withheld})
+    # The access record names what was shown: whether each clause held, and the values actually disclosed.
     record_access(session, actor=actor, action="read", subject_type="person", subject_ids=[m.id for m in member_rows],
-                  fields=list(rule.reads) or ["eligibility"], now=now)  # fmt: skip
+                  fields=["eligibility", *sorted(shown_fields)], now=now)  # fmt: skip
     return {
         "program": program.code,
         "title": program.title,
@@ -302,7 +317,7 @@ def explain_for_person(
         "reference_date": reference,
         "eligible": explanation.result is True,
         "result": explanation.result,
-        "clauses": [{"text": c.text, "result": c.result, "values": _plain(c.values)} for c in explanation.clauses],
+        "clauses": clauses,
         "run": None if run is None else {"id": str(run.id), "cycle": run.cycle, "status": run.status},
         "entitlement": None
         if entitlement is None
@@ -336,6 +351,29 @@ def _values(session: Session, persons: list, names: list[str]) -> dict[uuid.UUID
     }  # fmt: skip
     for person_id, values in registry_repo.attributes_of(session, [p.id for p in persons], names).items():
         out[person_id] |= {value.name: value.value for value in values}
+    return out
+
+
+def _field_policies(session: Session, rule: CheckedRule) -> dict[str, FieldPolicy]:
+    """The sensitivity and purposes of every field the rule reads (core fields need no purpose)."""
+    attributes = current_dictionary(session).attributes
+    return {
+        name: FieldPolicy(sensitive=attributes[name].sensitivity == "sensitive",
+                          purposes=frozenset(attributes[name].purposes))
+        if name in attributes else FieldPolicy(sensitive=False, purposes=None)
+        for name in rule.reads
+    }  # fmt: skip
+
+
+def _value_reads(rule: CheckedRule) -> dict[str, set[str]]:
+    """For each age or aggregate an explanation shows, the fields it is computed from."""
+    out: dict[str, set[str]] = {}
+    for node in walk(rule.tree):
+        if isinstance(node, Age | Aggregate):
+            names = {n.name for n in walk(node) if isinstance(n, Name)}
+            if isinstance(node, Aggregate) and node.attribute:
+                names.add(node.attribute)
+            out[rule.source(node)] = names
     return out
 
 

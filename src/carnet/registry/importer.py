@@ -66,6 +66,7 @@ class ColumnMapping:
                 code="invalid_mapping",
             )
         columns = {str(k).strip(): str(v).strip() for k, v in (document.get("columns") or {}).items()}
+        refuse_prohibited_mapping(columns, where=source)
         return cls(columns=columns, ignore=frozenset(str(c).strip() for c in document.get("ignore") or []))
 
 
@@ -177,11 +178,37 @@ def _xlsx_rows(path: Path) -> Iterator[tuple[list[str], Iterator]]:
         workbook.close()
 
 
+def refuse_prohibited_mapping(columns: dict[str, str], *, where: str) -> None:
+    """Refuse a mapping that would store a prohibited column under another name (`prohibited_column`).
+
+    A mapping may leave such a column out (`ignore`), never rename it: a location-tracking column mapped
+    onto `address_line` is still location tracking.
+    """
+    errors = []
+    for heading, target in columns.items():
+        for name in (heading, target):
+            category = prohibited_category(name)
+            if category is not None:
+                label = CATEGORY_LABELS[category]
+                message = (f"'{name}' is {label}, which Carnet never stores; mapping it onto '{target}' "
+                           "does not change that: list the column under `ignore`")  # fmt: skip
+                errors.append(FieldError(heading, "prohibited_column", message))
+                break
+    if errors:
+        names = ", ".join(f"'{e.field}'" for e in errors)
+        raise ValidationFailed(f"{where}: the mapping would store prohibited column(s) {names}", errors,
+                               code="prohibited_column")  # fmt: skip
+
+
 def resolve_columns(header: list[str], mapping: ColumnMapping, dictionary: AttributeDictionary) -> list[str | None]:
     """The registry field of each column (None for an ignored one); refuses prohibited and unknown ones."""
     targets: list[str | None] = []
     unknown: list[FieldError] = []
-    for heading in (h.strip() for h in header):
+    headings = [h.strip() for h in header]
+    # Only the mapped headings present in this file: a mapping built in code never passed through from_yaml.
+    refuse_prohibited_mapping({h: mapping.columns[h] for h in dict.fromkeys(headings) if h in mapping.columns
+                               and h not in mapping.ignore}, where="mapping")  # fmt: skip
+    for heading in headings:
         if heading in mapping.ignore or (not heading and heading not in mapping.columns):
             targets.append(None)
             continue

@@ -42,7 +42,10 @@ def test_jwks_layout_and_round_trip():
 def test_a_verifier_needs_only_the_published_set():
     for keys in (parse_cose_key_set(cose_key_set(PUBLISHED)), parse_jwks(jwks(PUBLISHED))):
         assert verdict(card(), keys=keys, lists=LISTS, now=NOW).code == "valid"
-        assert verdict(card(OTHER_ISSUER), keys=keys, lists=LISTS, now=NOW).code == "valid"
+        # The list is signed by ISSUER: it vouches for OTHER_ISSUER's cards only where the issuer says so.
+        signers = {kid: frozenset(keys) for kid in keys}
+        assert verdict(card(OTHER_ISSUER), keys=keys, lists=LISTS, now=NOW, signers=signers).code == "valid"
+        assert verdict(card(OTHER_ISSUER), keys=keys, lists=LISTS, now=NOW).code == "status_list_stale"
 
 
 def test_other_key_types_are_skipped():

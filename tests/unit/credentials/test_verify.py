@@ -11,7 +11,7 @@ from carnet.credentials import base45
 from carnet.credentials.cose import VerifierKey, cose_kid, kid_text, sig_structure
 from carnet.credentials.credential import MAX_TEXT_SIZE, PREFIX, credential_bytes, issue_credential
 from carnet.credentials.statuslist import build_status_list, sign_status_list
-from carnet.credentials.verify import VERDICT_CODES, Verdict, verify_credential
+from carnet.credentials.verify import MAX_CLOCK_SKEW, VERDICT_CODES, Verdict, verify_credential
 
 from .support import CLAIMS, EXP, ISSUER, KEYS, KID, LIST_TTL, LISTS, NBF, NOW, OTHER_ISSUER, card, status_list
 
@@ -19,8 +19,8 @@ from .support import CLAIMS, EXP, ISSUER, KEYS, KID, LIST_TTL, LISTS, NBF, NOW, 
 SAFETY_NET = "the card could not be read ("
 
 
-def verdict(text: object, *, now: int = NOW, keys=KEYS, lists=LISTS) -> Verdict:
-    result = verify_credential(text, keys=keys, status_lists=lists, now=now)  # type: ignore[arg-type]
+def verdict(text: object, *, now: int = NOW, keys=KEYS, lists=LISTS, signers=None) -> Verdict:
+    result = verify_credential(text, keys=keys, status_lists=lists, now=now, status_signers=signers)  # type: ignore[arg-type]
     assert result.code in VERDICT_CODES
     assert not result.message.startswith(SAFETY_NET), result.message
     return result
@@ -54,9 +54,11 @@ class TestValid:
     def test_key_rotation(self):
         keys = {**KEYS, cose_kid(OTHER_ISSUER.public_raw): VerifierKey.from_public(OTHER_ISSUER.public_raw)}
         old, new = card(), card(OTHER_ISSUER, card_id=b"\x01" * 16)
-        assert verdict(old, keys=keys).kid == ISSUER.kid
-        assert verdict(new, keys=keys).kid == OTHER_ISSUER.kid
-        assert verdict(old, keys=keys).code == verdict(new, keys=keys).code == "valid"
+        # The lists here are signed by the first key; the issuer names it as a status signer of the new one.
+        signers = {cose_kid(OTHER_ISSUER.public_raw): [KID]}
+        assert verdict(old, keys=keys, signers=signers).kid == ISSUER.kid
+        assert verdict(new, keys=keys, signers=signers).kid == OTHER_ISSUER.kid
+        assert verdict(old, keys=keys, signers=signers).code == verdict(new, keys=keys, signers=signers).code == "valid"
         assert verdict(new).code == "unknown_key"
 
 
@@ -82,6 +84,68 @@ class TestStatus:
         lists = {"s1": status_list((4242,))}
         assert verdict(card(), now=EXP, lists=lists).code == "expired"
         assert verdict(card(), now=NBF - 1, lists={}).code == "not_yet_valid"
+
+
+OTHER_KID = cose_kid(OTHER_ISSUER.public_raw)
+BOTH_KEYS = {**KEYS, OTHER_KID: VerifierKey.from_public(OTHER_ISSUER.public_raw)}
+
+
+class TestStatusListSigner:
+    """A status list speaks for a card only when the card's key, or a key its issuer names, signed it."""
+
+    def test_a_list_signed_by_another_trusted_key_is_refused(self):
+        foreign = {"s1": status_list(key=OTHER_ISSUER)}
+        result = verdict(card(), keys=BOTH_KEYS, lists=foreign)
+        assert result.code == "status_list_stale"
+        assert OTHER_ISSUER.kid in result.message and ISSUER.kid in result.message
+
+    def test_a_foreign_list_can_neither_revoke_nor_clear_a_card(self):
+        assert verdict(card(), keys=BOTH_KEYS, lists={"s1": status_list((4242,), key=OTHER_ISSUER)}).code == (
+            "status_list_stale"
+        )
+        assert verdict(card(), keys=BOTH_KEYS, lists={"s1": status_list(key=OTHER_ISSUER)}).code != "valid"
+
+    def test_a_key_the_issuer_names_for_status_may_sign(self):
+        lists = {"s1": status_list(key=OTHER_ISSUER)}
+        signers = {KID: frozenset({OTHER_KID})}
+        assert verdict(card(), keys=BOTH_KEYS, lists=lists, signers=signers).code == "valid"
+        revoked = {"s1": status_list((4242,), key=OTHER_ISSUER)}
+        assert verdict(card(), keys=BOTH_KEYS, lists=revoked, signers=signers).code == "revoked"
+
+    def test_naming_is_one_way(self):
+        # OTHER may sign status for ISSUER's cards; that does not let ISSUER sign for OTHER's cards.
+        signers = {KID: [OTHER_KID]}
+        lists = {"s1": status_list(key=ISSUER)}
+        assert verdict(card(OTHER_ISSUER), keys=BOTH_KEYS, lists=lists, signers=signers).code == "status_list_stale"
+        assert verdict(card(OTHER_ISSUER), keys=BOTH_KEYS, lists=lists, signers={OTHER_KID: [KID]}).code == "valid"
+
+    def test_signers_of_other_keys_do_not_count(self):
+        signers = {OTHER_KID: [OTHER_KID], b"\x00" * 9: [OTHER_KID]}
+        lists = {"s1": status_list(key=OTHER_ISSUER)}
+        assert verdict(card(), keys=BOTH_KEYS, lists=lists, signers=signers).code == "status_list_stale"
+
+
+class TestStatusListDate:
+    """A list dated after the verifier's clock, beyond the allowed skew, is refused."""
+
+    @pytest.mark.parametrize(
+        ("issued_after_now", "code"),
+        [(-1, "valid"), (0, "valid"), (1, "valid"), (299, "valid"), (300, "valid"), (301, "status_list_stale"),
+         (86_400, "status_list_stale")],  # the documented skew: five minutes
+    )  # fmt: skip
+    def test_future_boundary(self, issued_after_now, code):
+        lists = {"s1": status_list(issued_at=NOW + issued_after_now)}
+        result = verdict(card(), lists=lists)
+        assert result.code == code
+        if code != "valid":
+            assert "future" in result.message
+
+    def test_the_skew_is_small(self):
+        assert 0 < MAX_CLOCK_SKEW <= 600
+
+    def test_a_future_list_cannot_revoke_either(self):
+        lists = {"s1": status_list((4242,), issued_at=NOW + 3600)}
+        assert verdict(card(), lists=lists).code == "status_list_stale"
 
 
 class TestRefused:
@@ -190,3 +254,27 @@ class TestFuzz:
     @given(st.integers(0, 2**40))
     def test_any_time_gives_a_time_or_status_verdict(self, now):
         assert verdict(card(), now=now).code in {"valid", "expired", "not_yet_valid", "status_list_stale"}
+
+
+class TestEdges:
+    def test_an_index_just_past_the_list_is_not_covered(self):
+        # The list holds 2**17 indexes (0 .. 2**17 - 1): the index 2**17 is the first it cannot vouch for.
+        assert verdict(card(status_index=(1 << 17) - 1)).code == "valid"
+        result = verdict(card(status_index=1 << 17))
+        assert result.code == "status_list_stale" and "does not cover" in result.message
+
+    def test_a_verdict_cannot_be_changed_after_the_fact(self):
+        import dataclasses
+
+        result = verdict(card())
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            result.code = "valid"  # type: ignore[misc]
+
+    def test_an_unexpected_error_is_a_malformed_verdict_not_an_exception(self):
+        class BrokenKeys(dict):
+            def get(self, *_args):
+                raise RuntimeError("disk gone")
+
+        result = verify_credential(card(), keys=BrokenKeys(), status_lists=LISTS, now=NOW)
+        assert result.code == "malformed" and not result.is_valid
+        assert result.message == "the card could not be read (RuntimeError)"

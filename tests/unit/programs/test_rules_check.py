@@ -244,3 +244,46 @@ class TestPrecedence:
         assert [c.text for c in checked("not (vehicle_owned or disability)").clauses] == [
             "not (vehicle_owned or disability)"
         ]
+
+
+class TestDateLiterals:
+    """date("...") takes exactly YYYY-MM-DD: nothing that fromisoformat would also read."""
+
+    @pytest.mark.parametrize(
+        "written",
+        ["2026-01-01", "1900-02-28", "2024-02-29", "0001-01-01", "9999-12-31"],
+    )
+    def test_a_real_date_is_taken(self, written):
+        assert checked(f'date_of_birth < date("{written}")').core == {"date_of_birth"}
+
+    @pytest.mark.parametrize(
+        "written",
+        [
+            "20260101",  # ISO basic format: fromisoformat takes it
+            "2026-W01-1",  # ISO week date: fromisoformat takes it too
+            "2026-W011",
+            "2026-001",  # ordinal date
+            "2026-1-01",
+            "2026-01-1",
+            "26-01-01",
+            "2026/01/01",
+            "01/01/2026",
+            "2026-01-01T00:00",
+            "2026-01-01 ",
+            " 2026-01-01",
+            "2026-13-01",
+            "2026-00-10",
+            "2026-02-30",
+            "2023-02-29",
+            "٢٠٢٦-٠١-٠١",  # Arabic-Indic digits
+            "２０２６-０１-０１",  # full-width digits
+            "",
+        ],
+    )
+    def test_anything_else_is_refused_at_its_place(self, written):
+        assert problems(f'date_of_birth < date("{written}")') == [("rule_syntax", "line 1, column 22")]
+
+    def test_the_message_says_how_to_write_it(self):
+        with pytest.raises(RuleError) as caught:
+            checked('date_of_birth < date("20260101")')
+        assert caught.value.errors[0].message == '"20260101" is not a date; write date("YYYY-MM-DD")'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -33,6 +34,7 @@ UNITS = ("person", "household")
 FUNCTIONS = ("age", "count", "sum", "any")
 ORDERED = ("<", "<=", ">", ">=")
 INT64 = 2**63
+DATE_LITERAL = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Which values can be compared with which: an enum, a text field and a string literal are all text.
 FAMILIES = {"integer": "number", "date": "date", "boolean": "boolean", "enum": "text", "text": "text", "string": "text"}
 DESCRIPTIONS = {
@@ -221,7 +223,8 @@ class _Checker:
         if node.type == "date" and isinstance(node.value, str):
             written = node.value
             try:
-                if len(written) != 10 or written[4] != "-" or written[7] != "-":
+                # Strictly YYYY-MM-DD: fromisoformat alone also takes "20260101" and the week date "2026-W01-1".
+                if not DATE_LITERAL.fullmatch(written):
                     raise ValueError(written)
                 value = date.fromisoformat(written)
             except ValueError:
