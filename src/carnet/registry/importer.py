@@ -445,8 +445,12 @@ def run_import(
             workers = default_workers() if path.stat().st_size >= PARALLEL_MIN_BYTES else 0
         try:
             _stream(run, rows, checker, writer, rejects, cohort, workers, batch_size, progress)
-        finally:
+        except BaseException:
+            # The import is rolled back; a half-written rejects file would only leave personal data behind.
             rejects.close()
+            rejects_path.unlink(missing_ok=True)
+            raise
+        rejects.close()
         writer.close()
         run.rows_rejected = rejects.rows
         run.reject_sample = rejects.sample
