@@ -22,7 +22,8 @@ from carnet.kit.errors import AppError
 from carnet.kit.i18n import describe, set_language, t
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors are not wrapped: a message naming a row or a file stays on one line for grep and for logs.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:

@@ -1,0 +1,112 @@
+"""Hostile import files through `carnet registry import`, in a child process: refused with a clear code,
+no traceback, within 300 MB of peak memory and 5 s (issue 10, findings 1, 6 and 12; item 5).
+
+The bounds are measured on the child alone (os.wait4 gives its own rusage). The 5 s bound is on the
+child's CPU time (user + system), which is what the file costs; wall time is also bounded, more loosely,
+because test machines run several suites at once on two cores and wall time there measures the neighbours.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import hostile_files as hostile
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+PEAK_RSS_MB = 300
+CPU_SECONDS = 5.0
+WALL_SECONDS = 20.0
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> dict[str, str]:
+    """An initialised SQLite store (the refusals happen before any database work that differs by dialect)."""
+    folder = tmp_path_factory.mktemp("hostile-store")
+    env = {"CARNET_DATA_DIR": str(folder), "PYTHONPATH": str(SRC)}
+    done = subprocess.run(
+        [sys.executable, "-m", "carnet.cli.main", "init"], env=os.environ | env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+def run_measured(env: dict[str, str], *args: str, tmp_path: Path) -> tuple[int, str, float, float, float]:
+    """Exit code, stderr, peak RSS in MB, CPU seconds and wall seconds of one CLI run in a child process."""
+    out, err = (tmp_path / "stdout").open("wb"), (tmp_path / "stderr").open("wb")
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "carnet.cli.main", *args], env=os.environ | env, stdout=out,
+                             stderr=err)  # fmt: skip
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    out.close(), err.close()
+    # ru_maxrss is in kilobytes on Linux.
+    cpu = usage.ru_utime + usage.ru_stime
+    return child.returncode, (tmp_path / "stderr").read_text(), usage.ru_maxrss / 1024, cpu, seconds
+
+
+CASES = {
+    # name: (builder, extra environment, expected code, expected exit status)
+    "zip bomb, one 250 MB cell": (hostile.zip_bomb_one_huge_cell, {}, "import_too_large_uncompressed", 4),
+    "one 300 KB cell that compresses poorly": (hostile.huge_cell_low_ratio, {}, "import_cell_too_large", 4),
+    "5 million one-cell rows": (hostile.many_rows, {}, "import_too_many_rows", 4),
+    "a million columns (xlsx), ratio check relaxed": (
+        hostile.million_columns_xlsx, {"CARNET_IMPORT_MAX_COMPRESSION_RATIO": "1000000"}, "import_too_many_columns", 4,
+    ),
+    "billion laughs in sharedStrings.xml": (hostile.billion_laughs, {}, "import_xml_entities", 2),
+    "a million columns (csv)": (hostile.million_columns_csv, {}, "import_too_many_columns", 4),
+    "10^5 copies of one heading": (hostile.duplicate_headings_csv, {}, "import_too_many_columns", 4),
+    # Allowed that many columns, the duplicate check itself must be linear and its report short.
+    "10^5 copies of one heading, columns allowed": (
+        hostile.duplicate_headings_csv, {"CARNET_IMPORT_MAX_COLUMNS": "200000"}, "invalid_columns", 2,
+    ),
+    "a 200 KB csv field": (hostile.huge_field_csv, {}, "import_cell_too_large", 4),
+    "utf-16 csv": (hostile.utf16_csv, {}, "import_encoding_unsupported", 3),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hostile_file_is_refused_in_bounded_memory_and_time(store, tmp_path, case):
+    build, extra, code, status = CASES[case]
+    suffix = ".xlsx" if build.__name__ in {
+        "zip_bomb_one_huge_cell", "huge_cell_low_ratio", "many_rows", "million_columns_xlsx", "billion_laughs",
+    } else ".csv"  # fmt: skip
+    path = build(tmp_path / f"hostile{suffix}")
+    exit_status, stderr, peak_mb, cpu, seconds = run_measured(store | extra, "registry", "import", str(path),
+                                                         tmp_path=tmp_path)  # fmt: skip
+    assert "Traceback" not in stderr
+    assert f"({code})" in stderr, stderr
+    assert exit_status == status, stderr
+    assert peak_mb <= PEAK_RSS_MB, f"{case}: peak RSS {peak_mb:.0f} MB"
+    assert cpu <= CPU_SECONDS, f"{case}: {cpu:.1f} s of CPU"
+    assert seconds <= WALL_SECONDS, f"{case}: {seconds:.1f} s"
+    # The summary is short whatever the file holds: never a line per column.
+    assert stderr.count("\n") < 40
+    assert not list(tmp_path.glob("*.rejects.csv"))
+
+
+def test_a_lowered_row_limit_names_the_sheet(store, tmp_path):
+    path = hostile.good_rows_xlsx(tmp_path / "censo.xlsx", 50)
+    exit_status, stderr, _, _, _ = run_measured(store | {"CARNET_IMPORT_MAX_ROWS": "10"}, "registry", "import",
+                                             str(path), tmp_path=tmp_path)  # fmt: skip
+    assert exit_status == 4 and "(import_too_many_rows)" in stderr and "Traceback" not in stderr
+    assert "sheet1.xml" in stderr
+
+
+def test_utf16_without_a_mark_is_named_too(store, tmp_path):
+    path = hostile.utf16_csv(tmp_path / "censo.csv", bom=False)
+    exit_status, stderr, _, _, _ = run_measured(store, "registry", "import", str(path), tmp_path=tmp_path)
+    assert exit_status == 3 and "(import_encoding_unsupported)" in stderr
+    assert "UTF-16" in stderr
+
+
+def test_a_csv_field_over_the_limit_names_its_row(store, tmp_path):
+    path = hostile.huge_field_csv(tmp_path / "censo.csv")
+    _, stderr, _, _, _ = run_measured(store, "registry", "import", str(path), tmp_path=tmp_path)
+    assert "row 3" in stderr and "Traceback" not in stderr
