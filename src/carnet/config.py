@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=100 << 20, ge=1024, description="largest file POST /api/v1/imports accepts")
     card_image_max_bytes: int = Field(default=20 << 20, ge=1024, description="largest image `cards verify` reads")
-    card_image_max_pixels: int = Field(default=40_000_000, ge=10_000, description="largest image `cards verify` decodes")
+    card_image_max_pixels: int = Field(
+        default=40_000_000, ge=10_000, description="largest image `cards verify` decodes"
+    )
     debug: bool = Field(default=False, description="print Python tracebacks on unexpected CLI errors")
     head_interval_seconds: int = Field(
         default=300, ge=0, description="how often the server signs a tree head when the log grew (0: never)"

@@ -23,7 +23,7 @@ BOUNDARY = "carnet-test-boundary"
 
 def multipart_start(name: str) -> bytes:
     return (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
         "Content-Type: text/csv\r\n\r\n"
     ).encode() + IMPORT_HEADER.encode()
 
@@ -108,7 +108,11 @@ class TestUploadChecks:
 
     @pytest.mark.parametrize(
         ("content", "name"),
-        [(IMPORT_HEADER.encode(), "censo.xlsx"), (b"\x89PNG\r\n\x1a\n....", "censo.csv"), (b"PK\x03\x04zip", "censo.csv")],
+        [
+            (IMPORT_HEADER.encode(), "censo.xlsx"),
+            (b"\x89PNG\r\n\x1a\n....", "censo.csv"),
+            (b"PK\x03\x04zip", "censo.csv"),
+        ],
     )
     def test_content_that_is_not_what_the_name_says_is_415(self, client, session, registrar_auth, content, name):
         before = snapshot(session)

@@ -11,9 +11,9 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from typer.exceptions import TyperException
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session, sessionmaker
+from typer.exceptions import TyperException
 
 from carnet.config import Settings, get_settings
 from carnet.db.session import make_engine, make_session_factory, unit_of_work
@@ -125,7 +125,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
             raise typer.Exit(report_error(exc)) from None
         except (typer.Exit, typer.Abort, TyperException):
             raise
-        except Exception as exc:  # noqa: BLE001 (the boundary: every failure becomes a message and a code)
+        except Exception as exc:
             if _debug():
                 err_console.print_exception()
             raise typer.Exit(report_error(as_app_error(exc))) from None
@@ -136,7 +136,7 @@ def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 def _debug() -> bool:
     try:
         return get_settings().debug
-    except Exception:  # noqa: BLE001 (settings themselves may be what failed)
+    except Exception:
         return False
 
 

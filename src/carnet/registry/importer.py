@@ -213,7 +213,7 @@ def _csv_rows(
         def rows() -> Iterator[tuple[int, list[str], int, int]]:
             number = 1
             try:
-                for number, row in enumerate(reader, start=2):  # noqa: B007 (read in the except clause)
+                for number, row in enumerate(reader, start=2):
                     if number > limits.max_rows + 1:
                         raise too_many_rows(path.name, limits)
                     if len(row) > limits.max_columns:
@@ -265,7 +265,7 @@ def _xlsx_rows(path: Path, limits: ImportLimits) -> Iterator[tuple[list[str], It
         def rows() -> Iterator[tuple[int, list[str], int, int]]:
             number = 1
             try:
-                for number, row in enumerate(values, start=2):  # noqa: B007 (read in the except clause)
+                for number, row in enumerate(values, start=2):
                     if number > limits.max_rows + 1:
                         raise too_many_rows(where, limits)
                     if len(row) > limits.max_columns:
@@ -273,9 +273,7 @@ def _xlsx_rows(path: Path, limits: ImportLimits) -> Iterator[tuple[list[str], It
                     cells = [_cell_text(v, where, number, index, limits) for index, v in enumerate(row)]
                     yield number, cells, number, total
             except (SyntaxError, KeyError) as exc:
-                raise AppError(
-                    f"{where}: row {number + 1:,} cannot be read ({exc})", code="unreadable_file"
-                ) from None
+                raise AppError(f"{where}: row {number + 1:,} cannot be read ({exc})", code="unreadable_file") from None
 
         yield header, rows()
     finally:
@@ -333,9 +331,7 @@ def resolve_columns(header: list[str], mapping: ColumnMapping, dictionary: Attri
     errors = [FieldError(c, "missing_column", "required column is missing") for c in missing]
     errors += [FieldError(c, "duplicate_column", "two columns map to it") for c in duplicates[:UNKNOWN_LISTED]]
     if len(duplicates) > UNKNOWN_LISTED:
-        errors.append(
-            FieldError("(columns)", "duplicate_column", f"and {len(duplicates) - UNKNOWN_LISTED:,} more")
-        )
+        errors.append(FieldError("(columns)", "duplicate_column", f"and {len(duplicates) - UNKNOWN_LISTED:,} more"))
     if errors:
         raise ValidationFailed("the file's columns cannot be imported", errors, code="invalid_columns")
     return targets

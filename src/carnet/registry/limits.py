@@ -154,7 +154,8 @@ def _scan_part(archive: zipfile.ZipFile, member: zipfile.ZipInfo, name: str, lim
                         status=422,
                     )
                 first_tag = chunk.find(b"<")
-                if carry + (len(chunk) if first_tag < 0 else first_tag) > longest_text or _has_long_run(chunk, longest_text):
+                leading_run = carry + (len(chunk) if first_tag < 0 else first_tag)
+                if leading_run > longest_text or _has_long_run(chunk, longest_text):
                     raise cell_too_large(where, limits)
                 last_tag = chunk.rfind(b"<")
                 carry = carry + len(chunk) if last_tag < 0 else len(chunk) - last_tag - 1

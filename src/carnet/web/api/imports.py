@@ -166,9 +166,7 @@ def _check_content_type(file: StarletteUpload, name: str, suffix: str) -> None:
 def _mapping_text(mapping: StarletteUpload) -> str:
     raw = mapping.file.read(MAPPING_MAX_BYTES + 1)
     if len(raw) > MAPPING_MAX_BYTES:
-        raise AppError(
-            f"the mapping is larger than {MAPPING_MAX_BYTES:,} bytes", code="upload_too_large", status=413
-        )
+        raise AppError(f"the mapping is larger than {MAPPING_MAX_BYTES:,} bytes", code="upload_too_large", status=413)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
