@@ -21,7 +21,7 @@ from carnet.credentials.models import REVOCATION_REASONS
 from carnet.credentials.printing import PrintableCard, card_sheet_pdf, pin_mailers_pdf, qr_png
 from carnet.credentials.service import IssueScope, PinLetter, card_number, parse_card_number
 from carnet.kit.clock import utcnow
-from carnet.kit.csvsafe import SafeCsvWriter, open_private
+from carnet.kit.csvsafe import SafeCsvWriter, open_private, write_private
 from carnet.kit.errors import AppError
 from carnet.kit.i18n import describe, t
 
@@ -58,8 +58,7 @@ class MailerFile:
         if self._handle is not None:
             self._handle.close()
         else:
-            self._partial.write_bytes(pin_mailers_pdf(self.letters) if self.letters else b"")  # type: ignore[union-attr]
-            os.chmod(self._partial, 0o600)  # type: ignore[arg-type]
+            write_private(self._partial, pin_mailers_pdf(self.letters) if self.letters else b"")  # type: ignore[arg-type]
         os.replace(self._partial, self.path)  # type: ignore[arg-type]
 
     def discard(self) -> None:
@@ -222,7 +221,8 @@ def print_cards(
         if not rows:
             raise AppError("no active card matches", code="no_cards_to_print")
         pdf = card_sheet_pdf([PrintableCard.from_row(row) for row in rows])
-    out.write_bytes(pdf)
+    # The sheet carries the holders' names: owner-only, like every file of personal data the CLI writes.
+    write_private(out, pdf)
     typer.echo(json.dumps({"cards": len(rows), "pages": -(-len(rows) // 10), "pdf": str(out)}))
 
 

@@ -68,3 +68,11 @@ def open_private(path: Path, *, errors: str = "strict") -> IO[str]:
     except BaseException:
         os.close(descriptor)
         raise
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to a file that only its owner can read (0600 whatever the umask), replacing its content."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(descriptor, 0o600)
+        handle.write(data)

@@ -176,8 +176,10 @@ def _csv_rows(
 ) -> Iterator[tuple[list[str], Iterator]]:
     total = path.stat().st_size
     encoding = detect_encoding(path)
-    # csv's field limit is process-wide; every import holds the same limit, so setting it here is harmless.
-    csv.field_size_limit(limits.max_cell_chars)
+    # csv's field limit is process-wide (other readers share it), so it is only ever raised, never lowered:
+    # it stops one field from growing without end across lines; the exact cell limit is checked per row.
+    if csv.field_size_limit() <= limits.max_cell_chars:
+        csv.field_size_limit(limits.max_cell_chars + 1)
     with path.open("rb") as raw:
         counter = _CountingReader(raw)
         # Undecodable bytes survive as surrogates, so the row that holds them is rejected on its own.
@@ -218,6 +220,9 @@ def _csv_rows(
                         raise too_many_rows(path.name, limits)
                     if len(row) > limits.max_columns:
                         raise too_many_columns(f"{path.name}: row {number:,}", f"{len(row):,}", limits)
+                    if row and max(map(len, row)) > limits.max_cell_chars:
+                        column = next(i for i, cell in enumerate(row) if len(cell) > limits.max_cell_chars)
+                        raise cell_too_large(f"{path.name}: row {number:,}, column {column + 1}", limits)
                     yield number, row, counter.count, total
             except csv.Error as exc:
                 raise _csv_error(path, number + 1, exc, limits) from None

@@ -125,3 +125,13 @@ class TestEncodings:
         path = tmp_path / "c.csv"
         path.write_bytes(("\n".join(",".join(r) for r in [HEADER, *GOOD]) + "\n").encode("utf-8-sig"))
         assert do_import(session, path, registrar).rows_imported == 4
+
+
+def test_a_lowered_cell_limit_names_row_and_column_and_leaves_csv_readers_alone(session, registrar, tmp_path):
+    path = write_csv(tmp_path / "c.csv", [GOOD[0], ["Ana", "y" * 500, "1990-01-01", "VE-A", "", "", "", "", ""]])
+    limit_before = csv.field_size_limit()
+    with pytest.raises(ImportTooLarge) as caught:
+        do_import(session, path, registrar, limits=ImportLimits(max_cell_chars=100))
+    assert caught.value.code == "import_cell_too_large" and "row 3, column 2" in caught.value.message
+    # The csv module's limit is process-wide: an import never lowers it for other readers.
+    assert csv.field_size_limit() == limit_before
