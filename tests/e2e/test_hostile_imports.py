@@ -8,6 +8,7 @@ because test machines run several suites at once on two cores and wall time ther
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,3 +111,49 @@ def test_a_csv_field_over_the_limit_names_its_row(store, tmp_path):
     path = hostile.huge_field_csv(tmp_path / "censo.csv")
     _, stderr, _, _, _ = run_measured(store, "registry", "import", str(path), tmp_path=tmp_path)
     assert "row 3" in stderr and "Traceback" not in stderr
+
+
+# The API side, in a child process of its own so that its peak memory is its own: the app serves the upload
+# through a test client (the same ASGI path a server runs) on the store initialised above.
+API_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from fastapi.testclient import TestClient
+from carnet.access.service import create_user, issue_api_token
+from carnet.config import Settings
+from carnet.db.session import make_engine, make_session_factory
+from carnet.kit.clock import utcnow
+from carnet.web.app import create_app
+
+settings = Settings()
+factory = make_session_factory(make_engine(settings.resolved_database_url))
+with factory() as session:
+    user = create_user(session, username="api-registrar-" + str(time.time_ns()), password="a long password 123",
+                       role="registrar", region_code=None, person_id=None, now=utcnow())
+    _, token = issue_api_token(session, user=user, name="test", now=utcnow())
+    session.commit()
+path = Path(sys.argv[1])
+with TestClient(create_app(settings, session_factory=factory)) as client:
+    response = client.post("/api/v1/imports", files={"file": (path.name, path.read_bytes(), "application/octet-stream")},
+                           headers={"Authorization": "Bearer " + token})
+status = open("/proc/self/status").read()
+peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
+print(json.dumps({"status": response.status_code, "code": response.json().get("code"), "peak_mb": peak_kb / 1024}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("build", "status", "code"),
+    [
+        (hostile.zip_bomb_one_huge_cell, 413, "import_too_large_uncompressed"),
+        (hostile.many_rows, 413, "import_too_many_rows"),
+    ],
+)
+def test_hostile_workbook_through_the_api_is_refused_in_bounded_memory(store, tmp_path, build, status, code):
+    path = build(tmp_path / "censo.xlsx")
+    child = subprocess.run([sys.executable, "-c", API_CHILD, str(path)], env=os.environ | store,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert child.returncode == 0, child.stderr
+    answer = json.loads(child.stdout.strip().splitlines()[-1])
+    assert (answer["status"], answer["code"]) == (status, code)
+    assert answer["peak_mb"] <= PEAK_RSS_MB, answer
