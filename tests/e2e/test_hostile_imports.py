@@ -134,8 +134,8 @@ with factory() as session:
     session.commit()
 path = Path(sys.argv[1])
 with TestClient(create_app(settings, session_factory=factory)) as client:
-    response = client.post("/api/v1/imports", files={"file": (path.name, path.read_bytes(), "application/octet-stream")},
-                           headers={"Authorization": "Bearer " + token})
+    upload = {"file": (path.name, path.read_bytes(), "application/octet-stream")}
+    response = client.post("/api/v1/imports", files=upload, headers={"Authorization": "Bearer " + token})
 status = open("/proc/self/status").read()
 peak_kb = int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1])
 print(json.dumps({"status": response.status_code, "code": response.json().get("code"), "peak_mb": peak_kb / 1024}))
