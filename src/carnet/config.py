@@ -47,6 +47,25 @@ class Settings(BaseSettings):
         default=20, ge=2, description="failures from one client address (password spraying) that lock it out"
     )
     import_batch_size: int = Field(default=10_000, ge=100, le=200_000)
+    import_max_rows: int = Field(default=2_000_000, ge=1, description="data rows an import file may hold")
+    import_max_columns: int = Field(default=500, ge=1, description="columns an import file may hold")
+    import_max_cell_chars: int = Field(default=32_768, ge=64, description="characters one cell may hold")
+    import_max_uncompressed_bytes: int = Field(
+        default=200 << 20, ge=1 << 20, description="an XLSX workbook's total size once unzipped"
+    )
+    import_max_member_bytes: int = Field(
+        default=150 << 20, ge=1 << 20, description="one part (sheet, shared strings) of an XLSX once unzipped"
+    )
+    import_max_members: int = Field(default=1_000, ge=10, description="parts an XLSX workbook may hold")
+    import_max_compression_ratio: int = Field(
+        default=250, ge=10, description="how much one large XLSX part may shrink when zipped (zip bombs shrink more)"
+    )
+    max_upload_bytes: int = Field(default=100 << 20, ge=1024, description="largest file POST /api/v1/imports accepts")
+    card_image_max_bytes: int = Field(default=20 << 20, ge=1024, description="largest image `cards verify` reads")
+    card_image_max_pixels: int = Field(
+        default=40_000_000, ge=10_000, description="largest image `cards verify` decodes"
+    )
+    debug: bool = Field(default=False, description="print Python tracebacks on unexpected CLI errors")
     head_interval_seconds: int = Field(
         default=300, ge=0, description="how often the server signs a tree head when the log grew (0: never)"
     )

@@ -53,6 +53,7 @@ class TestCardsCommandLine:
         printed = json.loads(carnet("cards", "print", "--out", pdf, "--limit", "12").output)
         assert printed == {"cards": 12, "pages": 2, "pdf": str(pdf)}
         assert len(pypdfium2.PdfDocument(str(pdf))) == 2
+        assert oct(os.stat(pdf).st_mode & 0o777) == "0o600"  # the sheet names the holders
 
         carnet("cards", "revoke", number, "--reason", "stolen")
         revoked = carnet("cards", "verify", found.text, "--json", ok=False)
@@ -97,6 +98,7 @@ class TestCardsCommandLine:
         reissued = json.loads(carnet("cards", "reissue", person, "--reason", "lost",
                                      "--mailers", tmp_path / "m.pdf").output.splitlines()[0])  # fmt: skip
         assert reissued["cards"] == 1 and len(pypdfium2.PdfDocument(str(tmp_path / "m.pdf"))) == 1
+        assert oct(os.stat(tmp_path / "m.pdf").st_mode & 0o777) == "0o600"
         assert "included in a card issue run" not in carnet("audit", "log", "--person", person).output
         entries = json.loads(carnet("audit", "log", "--person", person, "--json").output)["entries"]
         assert [e["action"] for e in entries if e["fields"] in (["card"], ["card_status"])] == [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import time
@@ -22,6 +21,7 @@ from carnet.credentials.models import REVOCATION_REASONS
 from carnet.credentials.printing import PrintableCard, card_sheet_pdf, pin_mailers_pdf, qr_png
 from carnet.credentials.service import IssueScope, PinLetter, card_number, parse_card_number
 from carnet.kit.clock import utcnow
+from carnet.kit.csvsafe import SafeCsvWriter, open_private, write_private
 from carnet.kit.errors import AppError
 from carnet.kit.i18n import describe, t
 
@@ -41,9 +41,8 @@ class MailerFile:
         if path is not None and path.suffix.lower() not in (".csv", ".pdf"):
             raise AppError(f"{path}: PIN mailers are written as .csv or .pdf", code="unknown_format")
         if path is not None and path.suffix.lower() == ".csv":
-            self._handle = self._partial.open("w", newline="", encoding="utf-8")  # type: ignore[union-attr]
-            os.chmod(self._partial, 0o600)  # type: ignore[arg-type]
-            self._csv = csv.writer(self._handle)
+            self._handle = open_private(self._partial)  # type: ignore[arg-type]
+            self._csv = SafeCsvWriter(self._handle)
             self._csv.writerow(["card_number", "pin"])
 
     def __call__(self, letters: list[PinLetter]) -> None:
@@ -59,8 +58,7 @@ class MailerFile:
         if self._handle is not None:
             self._handle.close()
         else:
-            self._partial.write_bytes(pin_mailers_pdf(self.letters) if self.letters else b"")  # type: ignore[union-attr]
-            os.chmod(self._partial, 0o600)  # type: ignore[arg-type]
+            write_private(self._partial, pin_mailers_pdf(self.letters) if self.letters else b"")  # type: ignore[arg-type]
         os.replace(self._partial, self.path)  # type: ignore[arg-type]
 
     def discard(self) -> None:
@@ -223,21 +221,37 @@ def print_cards(
         if not rows:
             raise AppError("no active card matches", code="no_cards_to_print")
         pdf = card_sheet_pdf([PrintableCard.from_row(row) for row in rows])
-    out.write_bytes(pdf)
+    # The sheet carries the holders' names: owner-only, like every file of personal data the CLI writes.
+    write_private(out, pdf)
     typer.echo(json.dumps({"cards": len(rows), "pages": -(-len(rows) // 10), "pdf": str(out)}))
 
 
-def read_card_text(source: str) -> str:
-    """The QR text of a card: the argument itself, or the QR code found in an image file."""
+def read_card_text(source: str, *, max_bytes: int, max_pixels: int) -> str:
+    """The QR text of a card: the argument itself, or the QR code found in an image file (bounded in size)."""
     path = Path(source)
     if len(source) < 4096 and path.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".bmp") and path.exists():
         import zxingcpp
         from PIL import Image, UnidentifiedImageError
 
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise AppError(
+                f"{path}: {size:,} bytes, more than the {max_bytes:,} a card image may have", code="image_too_large",
+                status=413,
+            )  # fmt: skip
         try:
             with Image.open(BytesIO(path.read_bytes())) as image:
+                # Opening reads only the header; the pixels are decoded below, after the size is known to be sane.
+                width, height = image.size
+                if width * height > max_pixels:
+                    raise AppError(
+                        f"{path}: {width:,}×{height:,} pixels, more than the {max_pixels:,} a card image may have",
+                        code="image_too_large", status=413,
+                    )  # fmt: skip
                 found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-        except (UnidentifiedImageError, OSError) as exc:
+        except Image.DecompressionBombError as exc:
+            raise AppError(f"{path}: {exc}", code="image_too_large", status=413) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
             raise AppError(f"{path}: not an image ({exc})", code="not_an_image") from None
         if not found:
             return ""  # no QR code: the verifier calls it malformed, like any unreadable card
@@ -253,7 +267,7 @@ def verify(
 ) -> None:
     """Check a card as a point would: signature, validity, revocation. Exit 0 only for a valid card."""
     config = settings()
-    text = read_card_text(source)
+    text = read_card_text(source, max_bytes=config.card_image_max_bytes, max_pixels=config.card_image_max_pixels)
     with transaction() as session:
         verdict = service.verify_card(session, text=text, policy=service.policy_from(config), now=utcnow())
     if as_json:

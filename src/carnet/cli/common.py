@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session, sessionmaker
+from typer.exceptions import TyperException
 
 from carnet.config import Settings, get_settings
 from carnet.db.session import make_engine, make_session_factory, unit_of_work
@@ -21,7 +22,8 @@ from carnet.kit.errors import AppError
 from carnet.kit.i18n import describe, set_language, t
 
 console = Console()
-err_console = Console(stderr=True)
+# Errors are not wrapped: a message naming a row or a file stays on one line for grep and for logs.
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings() -> Settings:
@@ -59,22 +61,83 @@ def operator(purpose: str) -> Actor:
     )
 
 
+# Exit codes (docs/operations.md): 1 is kept for "the card is not valid" (`carnet cards verify`) and for
+# a failed check (`carnet audit verify`); an error of any kind never exits 1.
+EXIT_ERROR = 2  # a refusal the command explains (an AppError): bad input, a rule, a missing record
+EXIT_UNREADABLE = 3  # the input could not be read: a missing or damaged file, bad text, a broken archive
+EXIT_LIMIT = 4  # the input is over a size limit (HTTP 413 refusals), an image bomb, memory exhausted
+EXIT_INTERNAL = 5  # anything unexpected: a bug, reported without a traceback unless CARNET_DEBUG is set
+
+
+# AppError codes that mean "the input could not be read" rather than "the input was refused".
+UNREADABLE_CODES = frozenset({"unreadable_file", "invalid_csv", "input_unreadable", "not_an_image", "file_not_found"})
+
+
+def as_app_error(exc: Exception) -> AppError:
+    """An unexpected exception as an AppError with a code, so that it is reported like any other failure."""
+    import csv
+    import zipfile
+
+    from PIL import Image
+
+    if isinstance(exc, MemoryError):
+        return AppError("the input needs more memory than this machine has", code="limit_exceeded", status=413)
+    if isinstance(exc, Image.DecompressionBombError):
+        return AppError(f"the image is too large to decode ({exc})", code="limit_exceeded", status=413)
+    if isinstance(exc, OSError | UnicodeError | csv.Error | zipfile.BadZipFile | EOFError):
+        return AppError(f"cannot read the input ({type(exc).__name__}: {exc})", code="input_unreadable")
+    return AppError(f"unexpected {type(exc).__name__}: {exc}", code="internal_error", status=500)
+
+
+def exit_code(exc: AppError) -> int:
+    """The exit status of a command that failed with `exc`."""
+    if exc.status == 413:
+        return EXIT_LIMIT
+    if exc.status == 500:
+        return EXIT_INTERNAL
+    if exc.status == 415 or exc.code in UNREADABLE_CODES:
+        return EXIT_UNREADABLE
+    return EXIT_ERROR
+
+
+def report_error(exc: AppError) -> int:
+    """Print an AppError as plain lines (code, message, each field) and give its exit code."""
+    explained = describe(exc.code, exc.message)
+    err_console.print(f"[bold red]{t('Error')}[/] [dim]({exc.code})[/]: {explained}", highlight=False)
+    if explained != exc.message:
+        # The translation is the general explanation; the message says which row, column or file.
+        err_console.print(f"  {exc.message}", markup=False, highlight=False)
+    for error in exc.errors:
+        where = f"{error.record}: " if error.record else ""
+        message = describe(error.code, error.message)
+        err_console.print(f"  • {where}[bold]{error.field}[/] [dim]({error.code})[/]: {message}", highlight=False)
+    return exit_code(exc)
+
+
 def handle_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Print an AppError as a plain message with its code and exit with status 2."""
+    """Every failure a plain message and its own exit code (2 refused, 3 unreadable, 4 too large, 5 internal)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except AppError as exc:
-            err_console.print(f"[bold red]{t('Error')}[/] [dim]({exc.code})[/]: {describe(exc.code, exc.message)}")
-            for error in exc.errors:
-                where = f"{error.record}: " if error.record else ""
-                message = describe(error.code, error.message)
-                err_console.print(f"  • {where}[bold]{error.field}[/] [dim]({error.code})[/]: {message}")
-            raise typer.Exit(2) from None
+            raise typer.Exit(report_error(exc)) from None
+        except (typer.Exit, typer.Abort, TyperException):
+            raise
+        except Exception as exc:
+            if _debug():
+                err_console.print_exception()
+            raise typer.Exit(report_error(as_app_error(exc))) from None
 
     return wrapper
+
+
+def _debug() -> bool:
+    try:
+        return get_settings().debug
+    except Exception:
+        return False
 
 
 @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 import time
@@ -26,6 +25,7 @@ from carnet.credentials.printing import PrintableCard, card_sheet_pdf, qr_png
 from carnet.db.migrate import upgrade_to_head
 from carnet.kit.actor import system_actor
 from carnet.kit.clock import utcnow
+from carnet.kit.csvsafe import SafeDictWriter
 from carnet.kit.i18n import t
 from carnet.programs.definition import parse_definition
 from carnet.registry import service as registry_service
@@ -98,7 +98,7 @@ def write_seed_csv(path: Path, *, people: int, seed: int, today: date, ref_prefi
     generator = PopulationGenerator(seed, today=today, ref_prefix=ref_prefix)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = SafeDictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         count = 0
         for row in generator.people(people):
@@ -227,7 +227,7 @@ def demo(
     census = demo_dir / "seed" / "census-sample.csv"
     write_seed_csv(census, people=200, seed=7, today=today, ref_prefix="CENSO")
     with census.open("a", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = SafeDictWriter(handle, fieldnames=COLUMNS)
         for row in DEMO_BAD_ROWS:
             writer.writerow(row)
     console.print(t("Importing {file}: 200 good rows and {n} bad ones.", file=census.name, n=len(DEMO_BAD_ROWS)))

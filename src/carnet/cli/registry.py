@@ -18,6 +18,7 @@ from carnet.kit.i18n import t
 from carnet.registry import service
 from carnet.registry.dictionary import parse_dictionary
 from carnet.registry.importer import ColumnMapping, run_import
+from carnet.registry.limits import ImportLimits
 from carnet.registry.models import ImportRun
 from carnet.registry.validation import normalize_national_id
 
@@ -95,6 +96,7 @@ def import_file(
             today=now.date(),
             now=now,
             progress=None if as_json else update,
+            limits=ImportLimits.from_settings(config),
         )
     if as_json:
         typer.echo(json.dumps(import_summary(run), indent=2))
