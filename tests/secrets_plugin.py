@@ -128,7 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     for title, text in report.sections:
         known_secrets.record(f"{report.nodeid} {title}", text)
-    if report.longrepr is not None:
+    # A failure's traceback is printed; an expected failure's (xfail) or a skip's is not.
+    if report.failed and report.longrepr is not None:
         known_secrets.record(f"{report.nodeid} failure", str(report.longrepr))
 
 

@@ -168,7 +168,7 @@ class World:
     client: TestClient
     connection: object
     ids: dict[str, str]
-    tokens: dict[str, str]
+    tokens: dict[str, str] = field(repr=False)
     answers: list[tuple[str, str, str, str, object]] = field(default_factory=list)
 
 
