@@ -339,6 +339,15 @@ def test_legitimate_text_is_allowed(text: str) -> None:
     assert prohibited_category_in_text(text) is None
 
 
+def test_text_groups_only_join_neighbouring_words() -> None:
+    # "location" and "current" five words apart say nothing about tracking; side by side they do.
+    assert prohibited_category_in_text("The location of the dwelling, as declared, is kept current") is None
+    assert prohibited_category_in_text("Number of devices the household owns, each identified by its serial") is None
+    assert prohibited_category_in_text("Ubicación en tiempo real del teléfono") == L
+    assert prohibited_category_in_text("Real-time location of the phone") == L
+    assert prohibited_category_in_text("Puntaje de comportamiento del beneficiario") == K
+
+
 def test_text_compounds_only_join_neighbouring_words() -> None:
     # Glued whole, this text contains "voter" ("cuer-vo" + "ter-reno"); word by word it names no category.
     text = "Cuervo terreno"
