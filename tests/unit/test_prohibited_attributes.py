@@ -165,6 +165,11 @@ PROHIBITED = [
     ("deviceTracking", L),
     ("seguimiento_ubicacion", L),
     ("lat_lng", L),
+    ("lats", L),  # a four-letter plural is folded
+    ("coordenadasgps", L),  # "gps" at the end of a token
+    ("gpsdatos", L),  # and at its start
+    ("tribales", E),  # "-es" dropped: tribal
+    ("gremiales", U),
     # Cameras
     ("cctv_footage", C),
     ("camara_de_seguridad", C),
@@ -274,6 +279,8 @@ ALLOWED = [
     "bank_account",
     "social_network_size",  # the people a household can count on, not social media
     "red_de_apoyo",
+    "gas",  # three letters ending in s are never folded
+    "ips",
 ]
 
 
