@@ -416,3 +416,28 @@ def test_the_documentation_lists_every_stem() -> None:
         assert not missing, f"{category.value}: {missing}"
     for phrase in policy_module._ALLOWED_PHRASES:
         assert f"`{' '.join(phrase)}`" in doc
+
+
+def test_case_changes_split_at_the_last_letter_of_a_run() -> None:
+    # "RazaID" is raza + ID; "RAZAId" is RAZA + Id: an upper-case run ends where a capital starts a word.
+    assert prohibited_category("RazaID") == E
+    assert prohibited_category("RAZAId") == E
+    assert prohibited_category("CNECentro") == V
+
+
+def test_a_masked_phrase_separates_what_stands_on_either_side() -> None:
+    # Glued across the masked "third party", "reli" + "gion" would spell a religion.
+    assert prohibited_category("reli_third_party_gion") is None
+    assert prohibited_category("religion_third_party") == R
+
+
+def test_text_windows_hold_five_words() -> None:
+    assert prohibited_category_in_text("Ubicación del teléfono en tiempo real") == L  # 5 words from ubicación
+    assert prohibited_category_in_text("Ubicación de la casa y del tiempo libre") is None  # 6 words apart
+
+
+def test_the_tables_cannot_be_changed_at_run_time() -> None:
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy_module._VOTING.words = frozenset()  # type: ignore[misc]
