@@ -199,6 +199,8 @@ class TestHeaderBoundaries:
     def test_deterministic_order_reaches_maps_inside_arrays(self):
         from carnet.credentials.cose import dumps_deterministic
 
-        assert dumps_deterministic([{2: 0, 1: 0}]) == dumps_deterministic([{1: 0, 2: 0}]) == bytes.fromhex("81a2") + (
-            b"\x01\x00\x02\x00"
+        assert (
+            dumps_deterministic([{2: 0, 1: 0}])
+            == dumps_deterministic([{1: 0, 2: 0}])
+            == bytes.fromhex("81a2") + (b"\x01\x00\x02\x00")
         )
