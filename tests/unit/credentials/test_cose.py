@@ -190,8 +190,16 @@ class TestHeaderBoundaries:
         with pytest.raises(dataclasses.FrozenInstanceError):
             decoded.kid = b"other"  # type: ignore[misc]
 
-    def test_a_verifier_key_must_have_32_bytes(self):
+    def test_a_verifier_key_must_have_32_bytes_and_cannot_be_changed(self):
+        import dataclasses
+
         from carnet.credentials.cose import VerifierKey
+
+        key = VerifierKey(
+            kid=b"k", public_raw=bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        )
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            key.kid = b"other"  # type: ignore[misc]
 
         with pytest.raises(ValueError, match="32 bytes"):
             VerifierKey(kid=b"k", public_raw=b"\x01" * 31)
