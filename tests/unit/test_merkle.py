@@ -265,3 +265,17 @@ class TestVerificationBoundaries:
     def test_any_proof_from_an_empty_or_negative_tree_is_false_and_returns(self, second, proof):
         assert verify_consistency(0, second, EMPTY_ROOT, EMPTY_ROOT, proof) is False
         assert verify_inclusion(second, second, LEAVES[0], proof, LEAVES[0]) is False
+
+
+class TestProofRequests:
+    """Proofs are built only for leaves and sizes that exist; the refusal names them."""
+
+    @pytest.mark.parametrize(("index", "size"), [(-1, 8), (8, 8), (0, 0), (-1, 0)])
+    def test_an_inclusion_proof_outside_the_tree_is_refused(self, index, size):
+        with pytest.raises(ValueError, match=f"leaf {index} is not in a tree of size {size}"):
+            inclusion_proof(index, size, list_range_hash(LEAVES))
+
+    @pytest.mark.parametrize(("first", "second"), [(0, 8), (0, 1), (-1, 8), (5, 3), (2, 1)])
+    def test_a_consistency_proof_from_nothing_or_to_a_smaller_tree_is_refused(self, first, second):
+        with pytest.raises(ValueError, match=f"no consistency proof from size {first} to size {second}"):
+            consistency_proof(first, second, list_range_hash(LEAVES))

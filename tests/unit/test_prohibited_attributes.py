@@ -165,6 +165,11 @@ PROHIBITED = [
     ("deviceTracking", L),
     ("seguimiento_ubicacion", L),
     ("lat_lng", L),
+    ("lats", L),  # a four-letter plural is folded
+    ("coordenadasgps", L),  # "gps" at the end of a token
+    ("gpsdatos", L),  # and at its start
+    ("tribales", E),  # "-es" dropped: tribal
+    ("gremiales", U),
     # Cameras
     ("cctv_footage", C),
     ("camara_de_seguridad", C),
@@ -274,6 +279,8 @@ ALLOWED = [
     "bank_account",
     "social_network_size",  # the people a household can count on, not social media
     "red_de_apoyo",
+    "gas",  # three letters ending in s are never folded
+    "ips",
 ]
 
 
@@ -339,6 +346,15 @@ def test_legitimate_text_is_allowed(text: str) -> None:
     assert prohibited_category_in_text(text) is None
 
 
+def test_text_groups_only_join_neighbouring_words() -> None:
+    # "location" and "current" five words apart say nothing about tracking; side by side they do.
+    assert prohibited_category_in_text("The location of the dwelling, as declared, is kept current") is None
+    assert prohibited_category_in_text("Number of devices the household owns, each identified by its serial") is None
+    assert prohibited_category_in_text("Ubicación en tiempo real del teléfono") == L
+    assert prohibited_category_in_text("Real-time location of the phone") == L
+    assert prohibited_category_in_text("Puntaje de comportamiento del beneficiario") == K
+
+
 def test_text_compounds_only_join_neighbouring_words() -> None:
     # Glued whole, this text contains "voter" ("cuer-vo" + "ter-reno"); word by word it names no category.
     text = "Cuervo terreno"
@@ -400,3 +416,28 @@ def test_the_documentation_lists_every_stem() -> None:
         assert not missing, f"{category.value}: {missing}"
     for phrase in policy_module._ALLOWED_PHRASES:
         assert f"`{' '.join(phrase)}`" in doc
+
+
+def test_case_changes_split_at_the_last_letter_of_a_run() -> None:
+    # "RazaID" is raza + ID; "RAZAId" is RAZA + Id: an upper-case run ends where a capital starts a word.
+    assert prohibited_category("RazaID") == E
+    assert prohibited_category("RAZAId") == E
+    assert prohibited_category("CNECentro") == V
+
+
+def test_a_masked_phrase_separates_what_stands_on_either_side() -> None:
+    # Glued across the masked "third party", "reli" + "gion" would spell a religion.
+    assert prohibited_category("reli_third_party_gion") is None
+    assert prohibited_category("religion_third_party") == R
+
+
+def test_text_windows_hold_five_words() -> None:
+    assert prohibited_category_in_text("Ubicación del teléfono en tiempo real") == L  # 5 words from ubicación
+    assert prohibited_category_in_text("Ubicación de la casa y del tiempo libre") is None  # 6 words apart
+
+
+def test_the_tables_cannot_be_changed_at_run_time() -> None:
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy_module._VOTING.words = frozenset()  # type: ignore[misc]

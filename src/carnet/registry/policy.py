@@ -430,8 +430,15 @@ def _stem_in(stem: str, tokens: Sequence[str]) -> bool:
     return any(token.startswith(stem) for token in tokens)
 
 
-def _matches(terms: _Terms, segments: Sequence[Sequence[str]], glued: Sequence[str], leading: Sequence[str]) -> bool:
-    """Whether a word or prefix of `terms` is in the segments, or a compound in or leading a glued piece."""
+def _matches(
+    terms: _Terms,
+    segments: Sequence[Sequence[str]],
+    glued: Sequence[str],
+    leading: Sequence[str],
+    spans: Sequence[Sequence[str]],
+) -> bool:
+    """Whether a word or prefix of `terms` is in the segments, a compound in or leading a glued piece, or
+    every group of a `together` entry within one span (a name's segment, or a few words of free text)."""
     phrases = [word.split() for word in terms.words if " " in word]
     for segment in segments:
         for index, token in enumerate(segment):
@@ -441,8 +448,9 @@ def _matches(terms: _Terms, segments: Sequence[Sequence[str]], glued: Sequence[s
                 return True
             if any(_starts_at(segment, index, phrase) for phrase in phrases):
                 return True
+    for span in spans:
         for groups in terms.together:
-            if all(any(_stem_in(stem, segment) for stem in group) for group in groups):
+            if all(any(_stem_in(stem, span) for stem in group) for group in groups):
                 return True
     if any(compound in piece for piece in glued for compound in terms.compounds):
         return True
@@ -450,11 +458,14 @@ def _matches(terms: _Terms, segments: Sequence[Sequence[str]], glued: Sequence[s
 
 
 def _category(
-    segments: Sequence[Sequence[str]], glued: Sequence[str], leading: Sequence[str] = ()
+    segments: Sequence[Sequence[str]],
+    glued: Sequence[str],
+    leading: Sequence[str] = (),
+    spans: Sequence[Sequence[str]] | None = None,
 ) -> ProhibitedCategory | None:
     """The first category, in enum order, whose table matches."""
     for category, terms in _TABLES.items():
-        if _matches(terms, segments, glued, leading):
+        if _matches(terms, segments, glued, leading, segments if spans is None else spans):
             return category
     return None
 
@@ -469,5 +480,5 @@ def prohibited_category_in_text(text: str) -> ProhibitedCategory | None:
     """The prohibited category named anywhere in free text (a description, an enum value), or None."""
     segments = _segments(_tokens(text))
     words = [token for segment in segments for token in segment]
-    leading = ["".join(segment[start : start + _TEXT_WINDOW]) for segment in segments for start in range(len(segment))]
-    return _category(segments, words, leading)
+    windows = [segment[start : start + _TEXT_WINDOW] for segment in segments for start in range(len(segment))]
+    return _category(segments, words, ["".join(window) for window in windows], windows)

@@ -76,6 +76,7 @@ class TestBoundaries:
             (b"\x00\x00", "000"),
             (b"\x00\xff", "U50"),
             (b"\x01\x00", "V50"),  # 256 as a pair: the first value a lone byte cannot hold
+            (b"\x07\xe8", "::0"),  # 2024 = 44 + 44 * 45: the last value without a third character
             (b"\x07\xe9", "001"),  # 2025 = 45 * 45: the first value with a third character
             (b"\xff\xfe", "EGW"),
             (b"\xff\xff", "FGW"),  # 65535: the largest pair
@@ -92,6 +93,10 @@ class TestBoundaries:
             decode(tail)
         with pytest.raises(Base45Error, match=r"the last two characters encode \d+"):
             decode("000" + tail)
+
+    def test_after_the_largest_pair_a_lone_256_is_what_is_refused(self):
+        with pytest.raises(Base45Error, match="the last two characters encode 256"):
+            decode("FGWV5")
 
     def test_256_is_named_in_the_message(self):
         with pytest.raises(Base45Error, match="encode 256,"):

@@ -143,3 +143,72 @@ def test_sign1_is_a_frozen_record():
     assert isinstance(msg, Sign1)
     with pytest.raises(AttributeError):
         msg.kid = b"x"  # type: ignore[misc]
+
+
+class TestHeaderBoundaries:
+    """The protected header's limits, each at its edge (from mutation testing)."""
+
+    @staticmethod
+    def message(header: dict | bytes) -> bytes:
+        protected = header if isinstance(header, bytes) else cbor2.dumps(header)
+        return cbor2.dumps(cbor2.CBORTag(18, [protected, {}, b"payload", b"\x00" * 64]))
+
+    @pytest.mark.parametrize("size", [1, 32])
+    def test_a_kid_of_1_to_32_bytes_is_read(self, size):
+        from carnet.credentials.cose import decode_sign1
+
+        assert decode_sign1(self.message({1: -8, 4: b"k" * size})).kid == b"k" * size
+
+    @pytest.mark.parametrize("kid", [b"", b"k" * 33, "text"])
+    def test_any_other_kid_is_refused(self, kid):
+        from carnet.credentials.cose import CoseError, decode_sign1
+
+        with pytest.raises(CoseError, match="kid of 1 to 32 bytes"):
+            decode_sign1(self.message({1: -8, 4: kid}))
+
+    def test_typ_is_header_16_and_must_be_text(self):
+        from carnet.credentials.cose import CoseError, decode_sign1
+
+        assert decode_sign1(self.message({1: -8, 4: b"k", 16: "application/x"})).typ == "application/x"
+        with pytest.raises(CoseError, match="typ must be text"):
+            decode_sign1(self.message({1: -8, 4: b"k", 16: 7}))
+
+    def test_a_protected_header_that_is_not_a_map_is_refused(self):
+        from carnet.credentials.cose import CoseError, decode_sign1
+
+        with pytest.raises(CoseError, match="must be a map"):
+            decode_sign1(self.message(cbor2.dumps([1, -8])))
+
+    def test_errors_are_422_malformed_and_decoded_messages_are_frozen(self):
+        import dataclasses
+
+        from carnet.credentials.cose import CoseError, decode_sign1
+
+        error = CoseError("x")
+        assert (error.status, error.code) == (422, "malformed")
+        decoded = decode_sign1(self.message({1: -8, 4: b"k"}))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            decoded.kid = b"other"  # type: ignore[misc]
+
+    def test_a_verifier_key_must_have_32_bytes_and_cannot_be_changed(self):
+        import dataclasses
+
+        from carnet.credentials.cose import VerifierKey
+
+        key = VerifierKey(
+            kid=b"k", public_raw=bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        )
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            key.kid = b"other"  # type: ignore[misc]
+
+        with pytest.raises(ValueError, match="32 bytes"):
+            VerifierKey(kid=b"k", public_raw=b"\x01" * 31)
+
+    def test_deterministic_order_reaches_maps_inside_arrays(self):
+        from carnet.credentials.cose import dumps_deterministic
+
+        assert (
+            dumps_deterministic([{2: 0, 1: 0}])
+            == dumps_deterministic([{1: 0, 2: 0}])
+            == bytes.fromhex("81a2") + (b"\x01\x00\x02\x00")
+        )
