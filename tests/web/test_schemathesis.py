@@ -52,7 +52,7 @@ def fuzzed(tmp_path_factory):  # type: ignore[no-untyped-def]
             session, actor=office, data=PersonIn(**person_body()), today=date.today(), now=utcnow()
         )
         for role in ROLES[:-1]:
-            extra = {"person_id": uuid.UUID(str(person["id"]))} if role == "citizen" else {}
+            extra = {"person_id": uuid.UUID(str(person["id"])), "created_via": "office"} if role == "citizen" else {}
             tokens[role] = _account(session, role, **extra)
         session.commit()
     settings_ = Settings(data_dir=folder, key_passphrase="fuzzing passphrase", pin_hash_memory_kib=64,
