@@ -168,6 +168,7 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
 }
 # fmt: on
 
+
 @dataclass
 class World:
     """The module's data, ids by name, one token per role, and every answer the matrix saw."""
@@ -378,7 +379,6 @@ def matches(expected: str, status: int) -> bool:
 @pytest.fixture(scope="module")
 def answers(world):  # type: ignore[no-untyped-def]
     """Run every cell of the table once (each in a rolled-back savepoint); the answers, for the tests below."""
-    served = set(served_routes(world.client.app))
     seen = []
     for method, path, relation, role, expected in expected_cells():
         url, kwargs = concrete(world, method, path, relation)

@@ -15,7 +15,7 @@ from carnet.access.models import User
 from carnet.access.policy import Permission, Purpose, require_permission
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
-from carnet.kit.errors import AppError, Unauthenticated
+from carnet.kit.errors import Unauthenticated
 
 SESSION_COOKIE = "carnet_session"
 # Query parameters that would carry a credential into logs, browser history and Referer headers.
