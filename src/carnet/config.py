@@ -81,9 +81,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1 << 20, ge=1024, description="largest request body, refused with 413 before it is read"
     )
-    max_import_body_bytes: int = Field(
-        default=100 << 20, ge=1024, description="largest upload to POST /api/v1/imports (authenticated only)"
-    )
     max_json_depth: int = Field(default=32, ge=2, le=256, description="deepest nesting of a JSON request body")
     trust_forwarded_proto: bool = Field(
         default=False, description="believe X-Forwarded-Proto (behind a TLS-terminating proxy) for HSTS and cookies"

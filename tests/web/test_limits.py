@@ -10,13 +10,13 @@ from hypothesis import strategies as st
 
 from carnet.config import Settings
 from carnet.web.app import create_app
-from carnet.web.limits import json_depth
+from carnet.web.limits import UPLOAD_FORM_OVERHEAD_BYTES, json_depth
 from tests.conftest import count_rows
 from tests.web.conftest import PROBLEM_JSON, asgi_request, bearer
 
 CHUNK = 64 * 1024
 BODY_CAP = 256 * 1024
-UPLOAD_CAP = 1024 * 1024
+UPLOAD_CAP = 2 * 1024 * 1024
 
 
 def hostile_chunks(total: int, chunk: bytes = b"x" * CHUNK):
@@ -28,7 +28,12 @@ def hostile_chunks(total: int, chunk: bytes = b"x" * CHUNK):
 @pytest.fixture()
 def app(tmp_path, session_factory):
     """An app with small caps, so a test can pass them with a few chunks."""
-    limits = Settings(data_dir=tmp_path, max_body_bytes=BODY_CAP, max_import_body_bytes=UPLOAD_CAP, max_json_depth=32)
+    limits = Settings(
+        data_dir=tmp_path,
+        max_body_bytes=BODY_CAP,
+        max_upload_bytes=UPLOAD_CAP - UPLOAD_FORM_OVERHEAD_BYTES,
+        max_json_depth=32,
+    )
     return create_app(limits, session_factory=session_factory)
 
 

@@ -26,6 +26,8 @@ from carnet.web.deps import authenticated_user
 from carnet.web.errors import PROBLEM, problem_body, title_for
 
 IMPORT_UPLOAD = ("POST", "/api/v1/imports")
+# Room for the multipart framing and a mapping file beside the file itself (`max_upload_bytes`).
+UPLOAD_FORM_OVERHEAD_BYTES = 1 << 20
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKET = re.compile(rb"[\[\]{}]")
 
@@ -82,7 +84,7 @@ class BodyLimits:
     async def _guarded_receive(self, scope: Scope, receive: Receive) -> Receive:
         request = Request(scope)
         upload = (request.method, request.url.path.rstrip("/")) == IMPORT_UPLOAD
-        limit = self.settings.max_import_body_bytes if upload else self.settings.max_body_bytes
+        limit = self.settings.max_upload_bytes + UPLOAD_FORM_OVERHEAD_BYTES if upload else self.settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None:
             if not declared.isdigit() or len(declared) > 18:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -33,8 +32,6 @@ run = requires(Permission.IMPORTS_RUN, Purpose.REGISTRATION)
 read = requires(Permission.IMPORTS_READ, Purpose.NONE)
 
 
-# Room for the multipart framing and a mapping file beside the upload itself.
-FORM_OVERHEAD_BYTES = 1 << 20
 MAPPING_MAX_BYTES = 256 << 10
 ZIP_MAGIC = b"PK\x03\x04"
 # Starts of files that are certainly not CSV text: old Excel (OLE2), PDF, images, archives, executables.
@@ -117,24 +114,16 @@ async def create_import(
 
 
 async def _read_form(request: Request, max_bytes: int) -> FormData:
-    """The multipart form, read while counting: refused with 413 as soon as it exceeds the cap."""
-    limit = max_bytes + FORM_OVERHEAD_BYTES
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(max_bytes)
+    """The multipart form; a file part over `max_bytes` is refused with 413.
+
+    The whole body is already bounded (`max_bytes` plus the form's overhead) by `web.limits.BodyLimits`,
+    from its declared length and while it streams, so only the size of each file part is checked here.
+    """
     content_type = request.headers.get("content-type", "")
     if not content_type.lower().startswith("multipart/form-data"):
         return FormData()
 
-    async def bounded() -> AsyncIterator[bytes]:
-        received = 0
-        async for chunk in request.stream():
-            received += len(chunk)
-            if received > limit:
-                raise _too_large(max_bytes)
-            yield chunk
-
-    parser = MultiPartParser(request.headers, bounded(), max_files=2, max_fields=2)
+    parser = MultiPartParser(request.headers, request.stream(), max_files=2, max_fields=2)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
