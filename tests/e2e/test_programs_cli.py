@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from carnet.config import get_settings
 from tests.e2e.test_cli import carnet, store  # noqa: F401  (the fixture)
 
 
-def test_a_cycle_from_definition_to_explanation(store, tmp_path):  # noqa: F811
+def test_a_cycle_from_definition_to_explanation(store, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("CARNET_KEY_PASSPHRASE", "una frase de paso larga")
+    get_settings.cache_clear()
     carnet("seed", "--people", "200", "--seed", "8")
     for name in ("ana", "luis"):
         carnet("users", "add", name, "--role", "program_officer", "--office", "Ministerio")

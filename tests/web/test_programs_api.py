@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from carnet.programs import service
@@ -16,6 +17,16 @@ def definition(name: str, **changes) -> dict:
     data = yaml.safe_load((EXAMPLES / f"{name}.yaml").read_text("utf-8"))
     data["start"] = str(data["start"])
     return data | changes
+
+
+PASSPHRASE = "una frase de paso larga"
+
+
+@pytest.fixture()
+def client(client):
+    """The web client with a key passphrase: a new programme seals its sector key."""
+    client.app.state.settings = client.app.state.settings.model_copy(update={"key_passphrase": PASSPHRASE})
+    return client
 
 
 def test_define_propose_approve_explain(client, make_user, make_person):

@@ -12,10 +12,13 @@ import functools
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 from sqlalchemy.orm import Session
 
@@ -29,6 +32,7 @@ KIND = "scrypt-aesgcm"
 PARAMS = "n=32768,r=8,p=1"
 KNOWN_VALUE = b"carnet store key passphrase v1"
 AAD = b"carnet/store-keys/v1"
+SEALED_INFO = b"carnet/sealed-secret/v1"
 
 
 def wrong_passphrase() -> AppError:
@@ -100,3 +104,52 @@ def require_store_passphrase(session: Session, *, passphrase: str | None, now: d
         verifier.nonce, verifier.ciphertext, verifier.created_at = fresh.nonce, fresh.ciphertext, now
         session.flush()
     return secret
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    """A short secret (a programme's sector key) encrypted under the store passphrase, and how to open it."""
+
+    kind: str
+    params: str
+    salt: bytes
+    nonce: bytes
+    ciphertext: bytes
+
+
+def _sealing_key(passphrase: str, salt: bytes, params: str) -> bytes:
+    # A subkey of the verifier's key: sealed secrets never share an AES-GCM key with the verifier, and
+    # since the salt is the verifier's, the costly scrypt is paid once per process, not once per secret.
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEALED_INFO).derive(
+        _key(passphrase, salt, params)
+    )
+
+
+def seal(secret: bytes, *, passphrase: str, salt: bytes, params: str, context: bytes) -> SealedSecret:
+    """`secret` under AES-GCM with a key from the passphrase and salt, bound to `context` (its owner)."""
+    nonce = os.urandom(12)
+    ciphertext = AESGCM(_sealing_key(passphrase, salt, params)).encrypt(nonce, secret, SEALED_INFO + b"\x00" + context)
+    return SealedSecret(kind=KIND, params=params, salt=salt, nonce=nonce, ciphertext=ciphertext)
+
+
+def seal_secret(
+    session: Session, *, secret: bytes, passphrase: str | None, context: bytes, now: datetime
+) -> SealedSecret:
+    """`secret` sealed under the store's passphrase (checked first, as for every other key) and bound to `context`."""
+    checked = require_store_passphrase(session, passphrase=passphrase, now=now)
+    verifier = repo.store_key_verifier(session)
+    assert verifier is not None and verifier.salt is not None  # require_store_passphrase made or upgraded it
+    return seal(secret, passphrase=checked, salt=bytes(verifier.salt), params=verifier.params, context=context)
+
+
+def open_secret(sealed: SealedSecret, *, passphrase: str | None, context: bytes) -> bytes:
+    """The secret of a sealed record; `wrong_passphrase` when the passphrase (or the context) is not its own."""
+    secret = signing.require_passphrase(passphrase)
+    if sealed.kind != KIND:
+        raise AppError(f"a sealed secret of unknown kind {sealed.kind!r}", code="sealed_secret_unknown_kind")
+    try:
+        return AESGCM(_sealing_key(secret, bytes(sealed.salt), sealed.params)).decrypt(
+            bytes(sealed.nonce), bytes(sealed.ciphertext), SEALED_INFO + b"\x00" + context
+        )
+    except InvalidTag:
+        raise wrong_passphrase() from None

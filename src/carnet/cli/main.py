@@ -57,7 +57,7 @@ def initialize_store(dictionary_path: Path | None = None) -> dict:
     config = settings()
     path = dictionary_path or config.attribute_dictionary or shipped_dictionary_path()
     dictionary = parse_dictionary(path.read_text("utf-8"), source=str(path))
-    upgrade_to_head(session_factory().kw["bind"])
+    upgrade_to_head(session_factory().kw["bind"], key_passphrase=config.key_passphrase)
     with transaction() as session:
         regions = registry_service.ensure_regions(session)
         installed = registry_service.install_dictionary(session, dictionary=dictionary, source=str(path), now=utcnow())
@@ -268,7 +268,7 @@ def demo(
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
     passphrase = demo_passphrase(demo_dir, config.key_passphrase)
     person_id = show_cards(demo_dir, passphrase)
-    show_programs(person_id)
+    show_programs(person_id, passphrase)
     show_audit(passphrase, person_id)
     if no_serve:
         return
@@ -346,7 +346,7 @@ def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
 FOOD_BOX = "food_box"  # the example programme whose explanation the demo shows
 
 
-def show_programs(person_id) -> None:  # type: ignore[no-untyped-def]
+def show_programs(person_id, passphrase: str) -> None:  # type: ignore[no-untyped-def]
     """The demo's programmes: the four examples for next month, each previewed, proposed and approved by a second
     officer; one person's explanation."""
     from carnet.access.service import actor_for_username
@@ -361,7 +361,7 @@ def show_programs(person_id) -> None:  # type: ignore[no-untyped-def]
         )
         for path in programs_cli.shipped_programs():
             definition = parse_definition(path.read_text("utf-8"), source=path.name)
-            programs.apply_program(session, actor=ana, definition=definition, now=utcnow())
+            programs.apply_program(session, actor=ana, definition=definition, passphrase=passphrase, now=utcnow())
     for code in ("food_box", "fuel_subsidy", "cash_transfer", "health_kit"):
         started = time.perf_counter()
         with transaction() as session:

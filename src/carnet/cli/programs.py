@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import secrets
+import sys
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +52,11 @@ def apply(
     settings()
     paths = list(files or []) + (shipped_programs() if examples else [])
     definitions = [parse_definition(path.read_text("utf-8"), source=path.name) for path in paths]
+    passphrase = settings().key_passphrase
     with transaction() as session:
         actor = acting(session, officer, "program_administration")
-        results = [service.apply_program(session, actor=actor, definition=d, now=utcnow()) for d in definitions]
+        results = [service.apply_program(session, actor=actor, definition=d, passphrase=passphrase, now=utcnow())
+                   for d in definitions]  # fmt: skip
     for result in results:
         typer.echo(json.dumps(result))
 
@@ -171,6 +176,37 @@ def approve(
                                   now=utcnow(), supersede=supersede)  # fmt: skip
         out = {"run": str(run.id), "status": run.status, "supersedes": str(run.supersedes_run_id or "") or None}
     typer.echo(json.dumps(out))
+
+
+@app.command("entitlements")
+@handle_errors
+def entitlements(
+    run_id: uuid.UUID = typer.Argument(...),
+    csv_path: Path | None = typer.Option(None, "--csv", dir_okay=False, help="write here (default: standard output)"),
+    officer: str | None = typer.Option(None, help=OFFICER_HELP),
+) -> None:
+    """A run's entitlements as CSV, each unit named by the programme's pseudonym, never by a registry id."""
+    config = settings()
+    partial = csv_path.with_name(csv_path.name + ".partial") if csv_path else None
+    count = 0
+    try:
+        with transaction() as session:
+            rows = service.export_entitlements(session, actor=acting(session, officer, "eligibility"), run_id=run_id,
+                                               passphrase=config.key_passphrase, now=utcnow())  # fmt: skip
+            # Into FILE.partial, renamed after the commit: no file without its access record.
+            with partial.open("w", newline="", encoding="utf-8") if partial else nullcontext(sys.stdout) as out:
+                writer = csv.DictWriter(out, fieldnames=service.ENTITLEMENT_COLUMNS, lineterminator="\n")
+                writer.writeheader()
+                for row in rows:
+                    writer.writerow(row)
+                    count += 1
+    except BaseException:
+        if partial:
+            partial.unlink(missing_ok=True)
+        raise
+    if partial and csv_path:
+        partial.replace(csv_path)
+        console.print(t("{count} entitlements written to {path}", count=f"{count:,}", path=csv_path))
 
 
 @app.command("explain")

@@ -18,9 +18,14 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
-def upgrade_to_head(engine: Engine) -> None:
-    """Bring the schema of `engine`'s database to the newest revision."""
+def upgrade_to_head(engine: Engine, *, key_passphrase: str | None = None) -> None:
+    """Bring the schema of `engine`'s database to the newest revision.
+
+    `key_passphrase` is for migrations that seal new keys for existing rows (0008: programmes' sector keys).
+    """
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        if key_passphrase is not None:
+            config.attributes["key_passphrase"] = key_passphrase
         command.upgrade(config, "head")

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from carnet.db.base import Base, BigIntPK, JSONDoc, UTCDateTime
@@ -27,6 +27,26 @@ class Program(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("status IN ('draft', 'active', 'closed')", name="status"),)
+
+
+class SectorKey(Base):
+    """A programme's sector key (32 random bytes) sealed under the store passphrase: the key of its pseudonyms.
+
+    One per programme, made with it; the clear key exists only in memory while pseudonyms are computed.
+    The ciphertext is bound to the programme's id, so a row copied onto another programme does not open.
+    """
+
+    __tablename__ = "program_sector_keys"
+
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    params: Mapped[str] = mapped_column(String(64))
+    salt: Mapped[bytes] = mapped_column(LargeBinary(32))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("kind IN ('scrypt-aesgcm')", name="kind"),)
 
 
 class ProgramVersion(Base):

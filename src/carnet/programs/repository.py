@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, insert, literal, select
 from sqlalchemy.orm import Session
 
-from carnet.programs.models import EligibilityRun, Entitlement, Program, ProgramVersion
+from carnet.programs.models import EligibilityRun, Entitlement, Program, ProgramVersion, SectorKey
 
 ENTITLEMENTS = Entitlement.__table__
 
@@ -17,6 +17,16 @@ ENTITLEMENTS = Entitlement.__table__
 def program_by_code(session: Session, code: str) -> Program | None:
     """One programme by its code."""
     return session.scalars(select(Program).where(Program.code == code)).first()
+
+
+def program(session: Session, program_id: uuid.UUID) -> Program | None:
+    """One programme by its id."""
+    return session.get(Program, program_id)
+
+
+def sector_key(session: Session, program_id: uuid.UUID) -> SectorKey | None:
+    """A programme's sealed sector key."""
+    return session.get(SectorKey, program_id)
 
 
 def programs(session: Session) -> list[Program]:
@@ -184,3 +194,8 @@ def stream_entitlements(session: Session, run_id: uuid.UUID):  # type: ignore[no
         .order_by(Entitlement.unit_id)
         .execution_options(yield_per=20_000)
     )  # fmt: skip
+
+
+def run_unit_ids(run_id: uuid.UUID) -> Select:
+    """The unit ids of a run's entitlements in ascending order (for a cohort digest)."""
+    return select(Entitlement.unit_id).where(Entitlement.run_id == run_id).order_by(Entitlement.unit_id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -11,13 +12,15 @@ from sqlalchemy.orm import Session
 
 from carnet.audit.entries import rows_seal
 from carnet.audit.service import CohortDigest, record_access, record_change, record_cohort_access, record_history
+from carnet.audit.store_keys import SealedSecret, open_secret, seal_secret
 from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from carnet.kit.ids import uuid7
 from carnet.programs import repository as repo
 from carnet.programs.definition import ProgramDefinition, parse_cycle
 from carnet.programs.disclosure import FieldPolicy, Reader, shown_values, visible_fields
-from carnet.programs.models import EligibilityRun, Program, ProgramVersion
+from carnet.programs.models import EligibilityRun, Program, ProgramVersion, SectorKey
+from carnet.programs.pseudonym import KEY_BYTES, sector_pseudonym, unit_pseudonym
 from carnet.programs.rules import AttributeInfo, CheckedRule, check_rule, explain
 from carnet.programs.rules.nodes import Age, Aggregate, Name, walk
 from carnet.programs.rules.sql import clause_counts, eligible_units, units_in_scope
@@ -50,8 +53,13 @@ def _actor_details(actor: Actor) -> dict[str, Any]:
 
 
 # Definitions
-def apply_program(session: Session, *, actor: Actor, definition: ProgramDefinition, now: datetime) -> dict[str, Any]:
-    """Create a programme or add a version when its definition changed; a rule that does not check is refused."""
+def apply_program(
+    session: Session, *, actor: Actor, definition: ProgramDefinition, passphrase: str | None, now: datetime
+) -> dict[str, Any]:
+    """Create a programme (with its sealed sector key) or add a version when its definition changed.
+
+    A rule that does not check is refused; a new programme needs the store's key passphrase.
+    """
     dictionary = current_dictionary(session)
     errors = []
     if definition.purpose not in dictionary.purposes:
@@ -73,9 +81,16 @@ def apply_program(session: Session, *, actor: Actor, definition: ProgramDefiniti
         program.title, program.purpose, program.status = definition.title, definition.purpose, definition.status
         program.updated_at = now
     else:
-        program = Program(id=uuid7(), code=definition.code, title=definition.title, purpose=definition.purpose,
+        program_id = uuid7()
+        # Sealed first: a missing or wrong passphrase refuses the programme before anything is written.
+        sealed = seal_secret(session, secret=secrets.token_bytes(KEY_BYTES), passphrase=passphrase,
+                             context=sector_key_context(program_id), now=now)  # fmt: skip
+        program = Program(id=program_id, code=definition.code, title=definition.title, purpose=definition.purpose,
                           status=definition.status, version=1, created_at=now, updated_at=now)  # fmt: skip
         session.add(program)
+        session.flush()
+        session.add(SectorKey(program_id=program_id, kind=sealed.kind, params=sealed.params, salt=sealed.salt,
+                              nonce=sealed.nonce, ciphertext=sealed.ciphertext, created_at=now))  # fmt: skip
     session.flush()
     version = ProgramVersion(program_id=program.id, version=program.version, definition=document, rule=rule.text,
                              rule_fingerprint=rule.fingerprint, created_at=now, **_actor_details(actor))  # fmt: skip
@@ -88,6 +103,73 @@ def apply_program(session: Session, *, actor: Actor, definition: ProgramDefiniti
         "program": program.code, "version": program.version, "status": program.status, "purpose": program.purpose,
         "rule_fingerprint": rule.fingerprint, "attributes": sorted(rule.attributes)})  # fmt: skip
     return {"code": program.code, "version": program.version, "changed": True}
+
+
+# Sector keys and pseudonyms
+def sector_key_context(program_id: uuid.UUID) -> bytes:
+    """What a programme's sealed sector key is bound to: its programme (migration 0008 freezes the same bytes)."""
+    return b"program-sector-key\x00" + program_id.bytes
+
+
+def open_sector_key(session: Session, *, program_id: uuid.UUID, passphrase: str | None) -> bytes:
+    """A programme's 32-byte sector key, opened with the store passphrase; keep it in memory only."""
+    row = repo.sector_key(session, program_id)
+    if row is None:
+        raise NotFound(f"programme {program_id} has no sector key", code="sector_key_missing")
+    sealed = SealedSecret(kind=row.kind, params=row.params, salt=bytes(row.salt), nonce=bytes(row.nonce),
+                          ciphertext=bytes(row.ciphertext))  # fmt: skip
+    return open_secret(sealed, passphrase=passphrase, context=sector_key_context(program_id))
+
+
+def pseudonyms_for(
+    session: Session, *, program_id: uuid.UUID, person_ids: Iterable[uuid.UUID], passphrase: str | None
+) -> dict[uuid.UUID, str]:
+    """The programme's pseudonyms of many persons at once: the key is opened once, no query per person."""
+    key = open_sector_key(session, program_id=program_id, passphrase=passphrase)
+    return {person_id: sector_pseudonym(key, person_id) for person_id in person_ids}
+
+
+def pseudonym_for(session: Session, *, program_id: uuid.UUID, person_id: uuid.UUID, passphrase: str | None) -> str:
+    """The programme's pseudonym of one person."""
+    return pseudonyms_for(session, program_id=program_id, person_ids=[person_id], passphrase=passphrase)[person_id]
+
+
+def unit_pseudonyms(
+    session: Session, *, program_id: uuid.UUID, units: Iterable[tuple[str, uuid.UUID]], passphrase: str | None
+) -> Iterator[str]:
+    """The programme's pseudonyms of (unit, id) pairs — persons or households — in order, lazily."""
+    key = open_sector_key(session, program_id=program_id, passphrase=passphrase)
+    return (unit_pseudonym(key, unit, unit_id) for unit, unit_id in units)
+
+
+# What a programme exports: its pseudonyms, never a registry id (docs/formats/pseudonym.md).
+ENTITLEMENT_COLUMNS = ("pseudonym", "unit", "region_code", "quantity", "value", "currency", "program", "cycle", "run")
+
+
+def export_entitlements(
+    session: Session, *, actor: Actor, run_id: uuid.UUID, passphrase: str | None, now: datetime
+) -> Iterator[dict[str, Any]]:
+    """A run's entitlements as rows of ENTITLEMENT_COLUMNS, the unit named by the programme's pseudonym.
+
+    The export is recorded first (one cohort entry over the run's units, under the run's reference, so each
+    person's access log shows it); rows then stream in unit order, a batch at a time.
+    """
+    run = get_run(session, run_id)
+    program = repo.program(session, run.program_id)
+    assert program is not None
+    key = open_sector_key(session, program_id=program.id, passphrase=passphrase)
+    cohort = CohortDigest()
+    cohort.add_bytes(repo.stream_ids(session, repo.run_unit_ids(run.id)))
+    record_cohort_access(session, actor=actor, action="read", cohort_ref=f"run:{run.id}", cohort=cohort,
+                         fields=["entitlement", "sector_pseudonym"], now=now)  # fmt: skip
+    fixed = {"currency": run.currency, "program": program.code, "cycle": run.cycle, "run": str(run.id)}
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for unit_id, unit, region_code, quantity, value in repo.stream_entitlements(session, run.id):
+            yield {"pseudonym": unit_pseudonym(key, unit, unit_id), "unit": unit, "region_code": region_code,
+                   "quantity": quantity, "value": value, **fixed}  # fmt: skip
+
+    return rows()
 
 
 def program_definition(session: Session, program: Program, number: int | None = None) -> ProgramDefinition:

@@ -25,7 +25,7 @@ from carnet.registry.importer import run_import
 from carnet.registry.models import RecordChange
 from carnet.registry.schemas import PersonIn, PersonPatch
 from carnet.registry.seed import COLUMNS, PopulationGenerator
-from tests.integration.audit.conftest import carnet
+from tests.integration.audit.conftest import PASSPHRASE, carnet
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 TODAY = date(2026, 11, 29)
@@ -51,7 +51,7 @@ def history(session, registrar, tmp_path):
         writer.writerows(PopulationGenerator(5, today=TODAY).people(120))
     run_import(session, actor=registrar, path=path, today=TODAY, now=NOW)
     definition = parse_definition((EXAMPLES / "food_box.yaml").read_text("utf-8"), source="food_box")
-    programs.apply_program(session, actor=officer("ana"), definition=definition, now=NOW)
+    programs.apply_program(session, actor=officer("ana"), definition=definition, passphrase=PASSPHRASE, now=NOW)
     first = programs.evaluate_cycle(session, actor=officer("ana"), code="food_box", cycle="2026-12", now=NOW,
                                     persist=True)  # fmt: skip
     programs.approve_run(session, actor=officer("luis"), run_id=first.id, now=NOW)

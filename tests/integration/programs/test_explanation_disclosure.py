@@ -46,7 +46,7 @@ def people(session, registrar):
     for name in ("health_kit", "fuel_subsidy"):
         definition = parse_definition((EXAMPLES / f"{name}.yaml").read_text("utf-8"), source=name)
         service.apply_program(session, actor=replace(OFFICER_NATIONAL, purpose="program_administration"),
-                              definition=definition, now=NOW)  # fmt: skip
+                              definition=definition, passphrase="una frase de paso larga", now=NOW)  # fmt: skip
     return ids
 
 

@@ -24,6 +24,7 @@ from carnet.registry.models import Person
 from carnet.registry.seed import COLUMNS, PopulationGenerator
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+PASSPHRASE = "una frase de paso larga"
 EXAMPLES = Path(service.__file__).parent / "data"
 
 
@@ -53,7 +54,8 @@ def example(name: str, **changes):
 
 
 def apply(session, name: str, **changes):
-    return service.apply_program(session, actor=ANA, definition=example(name, **changes), now=NOW)
+    return service.apply_program(session, actor=ANA, definition=example(name, **changes), passphrase=PASSPHRASE,
+                                 now=NOW)  # fmt: skip
 
 
 class TestDefinitions:

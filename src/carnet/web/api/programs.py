@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -68,13 +70,15 @@ def list_programs(actor: Actor = Depends(read), session: Session = Depends(get_s
 @router.put("/api/v1/programs/{code}")
 def apply_program(
     code: str,
+    request: Request,
     definition: dict[str, Any] = Body(..., description="the programme, as in its YAML file"),
     actor: Actor = Depends(define),
     session: Session = Depends(get_session),
 ) -> dict:
     """Create a programme or add a version of it; a rule that does not check is refused with its position."""
     checked = check_definition({**definition, "code": code}, source=code)
-    return service.apply_program(session, actor=actor, definition=checked, now=utcnow())
+    return service.apply_program(session, actor=actor, definition=checked,
+                                 passphrase=request.app.state.settings.key_passphrase, now=utcnow())  # fmt: skip
 
 
 @router.post("/api/v1/programs/{code}/preview", response_model=RunOut)
@@ -102,6 +106,25 @@ def approve(
 ):
     """Publish a proposed run (the approver is not its proposer)."""
     return service.approve_run(session, actor=actor, run_id=run_id, now=utcnow(), supersede=body.supersede)
+
+
+@router.get(
+    "/api/v1/runs/{run_id}/entitlements",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}, "description": "one row per entitlement"}},
+)
+def entitlements(
+    run_id: uuid.UUID, request: Request, actor: Actor = Depends(decide), session: Session = Depends(get_session)
+) -> Response:
+    """A run's entitlements as CSV, each unit named by the programme's pseudonym (never a registry id)."""
+    rows = service.export_entitlements(session, actor=actor, run_id=run_id,
+                                       passphrase=request.app.state.settings.key_passphrase, now=utcnow())  # fmt: skip
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=service.ENTITLEMENT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return Response(out.getvalue(), media_type="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="entitlements-{run_id}.csv"'})  # fmt: skip
 
 
 @router.get("/api/v1/programs/{code}/explanations/{person_id}")
