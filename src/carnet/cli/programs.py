@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import secrets
 import sys
@@ -19,6 +18,7 @@ from carnet.cli.common import console, handle_errors, operator, settings, transa
 from carnet.cli.registry import resolve_person
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
+from carnet.kit.csvsafe import SafeDictWriter, open_private
 from carnet.kit.i18n import t
 from carnet.programs import service
 from carnet.programs.definition import parse_definition
@@ -193,9 +193,9 @@ def entitlements(
         with transaction() as session:
             rows = service.export_entitlements(session, actor=acting(session, officer, "eligibility"), run_id=run_id,
                                                passphrase=config.key_passphrase, now=utcnow())  # fmt: skip
-            # Into FILE.partial, renamed after the commit: no file without its access record.
-            with partial.open("w", newline="", encoding="utf-8") if partial else nullcontext(sys.stdout) as out:
-                writer = csv.DictWriter(out, fieldnames=service.ENTITLEMENT_COLUMNS, lineterminator="\n")
+            # Into FILE.partial (owner-only), renamed after the commit: no file without its access record.
+            with open_private(partial) if partial else nullcontext(sys.stdout) as out:
+                writer = SafeDictWriter(out, fieldnames=service.ENTITLEMENT_COLUMNS, lineterminator="\n")
                 writer.writeheader()
                 for row in rows:
                     writer.writerow(row)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from typing import Any
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 from carnet.access.policy import Permission, Purpose
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
+from carnet.kit.csvsafe import SafeDictWriter
 from carnet.programs import service
 from carnet.programs.definition import check_definition
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
@@ -120,7 +120,7 @@ def entitlements(
     rows = service.export_entitlements(session, actor=actor, run_id=run_id,
                                        passphrase=request.app.state.settings.key_passphrase, now=utcnow())  # fmt: skip
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=service.ENTITLEMENT_COLUMNS, lineterminator="\n")
+    writer = SafeDictWriter(out, fieldnames=service.ENTITLEMENT_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return Response(out.getvalue(), media_type="text/csv",
