@@ -138,6 +138,9 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
                                                      "none":            "403 404 404 403 404 403 403 401"},
     ("POST", "/api/v1/runs/{run_id}/approval"):     {"own_programme":   "403 403 200 403 403 403 403 401",
                                                      "none":            "403 403 404 403 403 403 403 401"},
+    # A run's entitlements leave only under the programme's pseudonyms, and only to its officers.
+    ("GET", "/api/v1/runs/{run_id}/entitlements"):  {"own_programme":   "403 403 200 403 403 403 403 401",
+                                                     "none":            "403 403 404 403 403 403 403 401"},
     ("GET", "/api/v1/programs/{code}/explanations/{person_id}"): {
         "own_programme/same_region":  "403 200 200 403 403 403 403 401",
         "own_programme/other_region": "403 404 200 403 403 403 403 401",

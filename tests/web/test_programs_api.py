@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import uuid
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,27 @@ def test_define_propose_approve_explain(client, make_user, make_person):
     log = client.get("/api/v1/me/access-log", headers=citizen).json()["entries"]
     assert any(e["bulk"] and e["cohort"] == f"run:{run_id}" for e in log)
     assert any(e["purpose"] == "appeal" for e in log)
+
+
+def test_the_entitlement_export_names_persons_by_the_programmes_pseudonym(client, make_user, make_person):
+    ana, luis = bearer(make_user("program_officer")), bearer(make_user("program_officer"))
+    person = make_person(attributes={"monthly_income": 100000, "vehicle_owned": True})
+    assert client.put("/api/v1/programs/fuel_subsidy", json=definition("fuel_subsidy"), headers=ana).status_code == 200
+    run_id = client.post("/api/v1/programs/fuel_subsidy/runs", json={"cycle": "2026-12"}, headers=ana).json()["id"]
+    assert client.post(f"/api/v1/runs/{run_id}/approval", json={}, headers=luis).status_code == 200
+
+    exported = client.get(f"/api/v1/runs/{run_id}/entitlements", headers=ana)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert list(rows[0]) == ["pseudonym", "unit", "region_code", "quantity", "value", "currency", "program",
+                             "cycle", "run"]  # fmt: skip
+    assert str(person["id"]) not in exported.text and uuid.UUID(str(person["id"])).hex not in exported.text
+    assert all(row["pseudonym"].startswith("PS1-") and row["run"] == run_id for row in rows)
+    citizen = bearer(make_user("citizen", person_id=person["id"]))
+    log = client.get("/api/v1/me/access-log", headers=citizen).json()["entries"]
+    assert any(e["cohort"] == f"run:{run_id}" and "sector_pseudonym" in e["fields"] for e in log)
+    registrar = bearer(make_user("registrar"))
+    assert client.get(f"/api/v1/runs/{run_id}/entitlements", headers=registrar).status_code == 403
 
 
 def test_bad_definitions_and_rules_are_422_with_positions(client, make_user):
