@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import uuid
 
 from carnet.config import get_settings
 from tests.e2e.test_cli import carnet, store  # noqa: F401  (the fixture)
@@ -40,6 +41,18 @@ def test_a_cycle_from_definition_to_explanation(store, tmp_path, monkeypatch):  
     assert explained["run"]["id"] == run["run"] and len(explained["clauses"]) == 3
     assert "rule version 1" in carnet("programs", "explain", "food_box", person).output
     assert "included in an eligibility run" in carnet("audit", "log", "--person", person).output
+
+    exported = tmp_path / "entitlements.csv"
+    assert "entitlements written to" in carnet("programs", "entitlements", run["run"], "--csv", exported).output
+    assert exported.stat().st_mode & 0o077 == 0 and not (tmp_path / "entitlements.csv.partial").exists()
+    text_out = exported.read_text("utf-8")
+    header, *lines = text_out.splitlines()
+    assert header == "pseudonym,unit,region_code,quantity,value,currency,program,cycle,run" and lines
+    with sqlite3.connect(store / "carnet.db") as conn:
+        registry_ids = [row[0] for row in conn.execute("SELECT id FROM persons UNION SELECT id FROM households")]
+    assert not any(hex_id in text_out or str(uuid.UUID(hex_id)) in text_out for hex_id in registry_ids)
+    assert all(line.startswith("HS1-") for line in lines)
+    assert carnet("programs", "entitlements", run["run"]).output.splitlines()[0] == header
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("code: bad_rule\ntitle: x\npurpose: food_assistance\nunit: person\n"
