@@ -9,7 +9,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from carnet.config import get_settings
+from carnet.db.session import make_engine
+from carnet.programs import service
+from carnet.programs.models import Program
 from tests.conftest import PG_SKIP_REASON, create_postgres_database, drop_postgres_database
 from tests.integration.audit.conftest import PASSPHRASE, carnet, use_settings
 
@@ -20,8 +26,20 @@ def populate(monkeypatch, tmp_path: Path) -> dict:
     carnet("seed", "--people", "40", "--seed", "6")
     use_settings(monkeypatch, CARNET_KEY_PASSPHRASE=PASSPHRASE)
     carnet("cards", "issue", "--all", "--mailers", tmp_path / "pins.csv", "--json")
+    carnet("programs", "apply", "--examples")  # four programmes, each with its sealed sector key
     carnet("registry", "search", "a")
     return json.loads(carnet("audit", "head", "--sign").output)
+
+
+def sector_keys() -> dict[str, bytes]:
+    """Each programme's sector key in the configured store, opened with the passphrase."""
+    engine = make_engine(get_settings().resolved_database_url)
+    try:
+        with Session(engine) as session:
+            return {program.code: service.open_sector_key(session, program_id=program.id, passphrase=PASSPHRASE)
+                    for program in session.scalars(select(Program))}  # fmt: skip
+    finally:
+        engine.dispose()
 
 
 def backup(folder: Path, *extra: object) -> dict:
@@ -32,6 +50,7 @@ class TestSqliteRoundTrip:
     def test_create_verify_restore_gives_the_same_signed_head_and_working_keys(self, cli_store, monkeypatch,
                                                                               tmp_path):  # fmt: skip
         head = populate(monkeypatch, tmp_path)
+        before = sector_keys()
         folder = tmp_path / "backup"
         report = backup(folder)
         assert report["database"] == "sqlite" and report["tree_head"]["root"] == head["root"]
@@ -44,6 +63,11 @@ class TestSqliteRoundTrip:
         assert b"PRIVATE KEY" not in (folder / "database.sqlite").read_bytes()
         keys = (folder / "keys.json").read_text()
         assert json.loads(keys)["audit_keys"] and json.loads(keys)["issuer_keys"] and PASSPHRASE not in keys
+        assert len(json.loads(keys)["program_sector_keys"]) == 4
+        with sqlite3.connect(folder / "database.sqlite") as conn:
+            assert conn.execute("SELECT count(*) FROM program_sector_keys").fetchone() == (0,)
+            assert conn.execute("SELECT count(*) FROM programs").fetchone() == (4,)
+        conn.close()
         verified = json.loads(carnet("backup", "verify", folder, "--json").output)
         assert verified["restored_log_size"] == manifest["log_size"]
 
@@ -52,8 +76,9 @@ class TestSqliteRoundTrip:
         assert restored["restored_log_size"] == manifest["log_size"]
         assert json.loads(carnet("audit", "verify", "--json").output)["ok"]
         assert json.loads(carnet("audit", "head").output) == {"size": head["size"], "root": head["root"]}
-        # The restored keys open with the store's passphrase and sign on.
+        # The restored keys open with the store's passphrase and sign on; the programmes keep their pseudonyms.
         assert json.loads(carnet("audit", "head", "--sign").output)["kid"] == head["kid"]
+        assert sector_keys() == before
 
     def test_a_non_empty_store_is_refused(self, cli_store, monkeypatch, tmp_path):
         populate(monkeypatch, tmp_path)
@@ -106,6 +131,7 @@ class TestPostgresRoundTrip:
         try:
             use_settings(monkeypatch, CARNET_DATABASE_URL=source)
             head = populate(monkeypatch, tmp_path)
+            before = sector_keys()
             folder = tmp_path / "backup"
             report = backup(folder)
             assert report["database"] == "postgresql" and report["tree_head"]["root"] == head["root"]
@@ -119,6 +145,7 @@ class TestPostgresRoundTrip:
             assert json.loads(carnet("audit", "verify", "--json").output)["ok"]
             assert json.loads(carnet("audit", "head").output) == {"size": head["size"], "root": head["root"]}
             assert json.loads(carnet("audit", "head", "--sign").output)["kid"] == head["kid"]
+            assert sector_keys() == before and len(before) == 4
             refused = carnet("backup", "restore", folder, ok=False)
             assert refused.exit_code == 2 and "restore_not_empty" in refused.output
         finally:
