@@ -21,6 +21,7 @@ from carnet.programs.pseudonym import is_pseudonym
 from carnet.registry.importer import run_import
 from carnet.registry.models import Household, Person
 from carnet.registry.seed import COLUMNS, PopulationGenerator
+from tests.secrets_plugin import known_secrets
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 EXAMPLES = Path(service.__file__).parent / "data"
@@ -64,6 +65,7 @@ class TestSectorKeys:
         pid = program_id(session, "food_box")
         key = service.open_sector_key(session, program_id=pid, passphrase=PASSPHRASE)
         assert len(key) == 32
+        known_secrets.add(key.hex())  # and never in a log or an output of the run
         raw = session.execute(text("SELECT * FROM program_sector_keys")).mappings().all()
         assert len(raw) == 1
         row = raw[0]
