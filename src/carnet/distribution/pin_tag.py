@@ -30,6 +30,8 @@ from hashlib import sha256
 
 from argon2 import low_level
 
+from carnet.kit.errors import AppError
+
 TAG_BITS = 12
 # Wrong PINs for one card at one device before the device refuses that card until it syncs.
 ATTEMPTS = 5
@@ -49,12 +51,11 @@ _ENCODED = re.compile(
 )
 
 
-class PinCheckError(ValueError):
+class PinCheckError(AppError):
     """A PIN hash or PIN check data that cannot be used (names what is wrong)."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message=message, code=code, status=422)
 
 
 @dataclass(frozen=True)
