@@ -45,6 +45,11 @@ FLAGS = frozenset(
         "manifest_expired",  # the manifest's validity window had ended on the device's clock
     }
 )
+# What a sync answer can say of one event, beside the refusals' own codes, and the clock flags it can carry.
+ADMISSION_CODES = frozenset(
+    {"event_conflict", "chain_forked", "sequence_gap", "device_clock_ahead", "device_clock_before_enrolment",
+     "device_clock_backwards"}
+)  # fmt: skip
 _FIELDS = ("v", "id", "device", "seq", "prev", "card", "programme", "cycle", "quantity", "time", "manifest", "flags")
 
 
@@ -74,25 +79,25 @@ class Redemption:
     def __post_init__(self) -> None:
         where = f"event {self.event_id}"
         if self.event_id.version != 7:
-            raise EventError(f"{where}: the id must be a uuid7", "event_malformed")
+            raise EventError(f"{where}: the id must be a uuid7", code="event_malformed")
         if not 1 <= self.seq < 1 << 53:
-            raise EventError(f"{where}: sequence number {self.seq} out of range", "event_malformed")
+            raise EventError(f"{where}: sequence number {self.seq} out of range", code="event_malformed")
         if len(self.prev_hash) != 32:
-            raise EventError(f"{where}: the previous hash must have 32 bytes", "event_malformed")
+            raise EventError(f"{where}: the previous hash must have 32 bytes", code="event_malformed")
         if (self.seq == 1) != (self.prev_hash == GENESIS_HASH):
-            raise EventError(f"{where}: only the first event starts from the zero hash", "event_malformed")
+            raise EventError(f"{where}: only the first event starts from the zero hash", code="event_malformed")
         if not _CARD_ID.match(self.card_id):
-            raise EventError(f"{where}: card id {self.card_id!r} is not a card id", "event_malformed")
+            raise EventError(f"{where}: card id {self.card_id!r} is not a card id", code="event_malformed")
         if not _CODE.match(self.programme):
-            raise EventError(f"{where}: programme {self.programme!r} is not a programme code", "event_malformed")
+            raise EventError(f"{where}: programme {self.programme!r} is not a programme code", code="event_malformed")
         if not _CYCLE.match(self.cycle):
-            raise EventError(f"{where}: cycle {self.cycle!r} is not YYYY-MM", "event_malformed")
+            raise EventError(f"{where}: cycle {self.cycle!r} is not YYYY-MM", code="event_malformed")
         if not 1 <= self.quantity <= MAX_QUANTITY:
-            raise EventError(f"{where}: quantity {self.quantity} out of range", "event_malformed")
+            raise EventError(f"{where}: quantity {self.quantity} out of range", code="event_malformed")
         if not 0 <= self.device_time < 1 << 40 or not 0 <= self.manifest_version < 1 << 53:
-            raise EventError(f"{where}: device time or manifest version out of range", "event_malformed")
+            raise EventError(f"{where}: device time or manifest version out of range", code="event_malformed")
         if set(self.flags) - FLAGS or list(self.flags) != sorted(set(self.flags)):
-            raise EventError(f"{where}: flags must be distinct known flags in order", "event_malformed")
+            raise EventError(f"{where}: flags must be distinct known flags in order", code="event_malformed")
 
     def claims(self) -> dict[str, Any]:
         """The CBOR map the device signs (field names in docs/formats/events.md)."""
@@ -139,30 +144,30 @@ def sign_event(event: Redemption, *, kid: bytes, sign: Callable[[bytes], bytes])
 
 def _uuid(value: Any, name: str) -> uuid.UUID:
     if not isinstance(value, bytes) or len(value) != 16:
-        raise EventError(f"the {name} must be 16 bytes", "event_malformed")
+        raise EventError(f"the {name} must be 16 bytes", code="event_malformed")
     return uuid.UUID(bytes=value)
 
 
 def decode_event(data: bytes) -> SignedEvent:
     """The event in `data`, its shape checked but its signature not yet (see `verify_event`)."""
     if len(data) > MAX_EVENT_BYTES:
-        raise EventError(f"an event of {len(data)} bytes; at most {MAX_EVENT_BYTES}", "event_malformed")
+        raise EventError(f"an event of {len(data)} bytes; at most {MAX_EVENT_BYTES}", code="event_malformed")
     try:
         message = decode_sign1(data)
         if message.typ != EVENT_TYP:
-            raise EventError(f"typ {message.typ!r} is not {EVENT_TYP}", "event_malformed")
+            raise EventError(f"typ {message.typ!r} is not {EVENT_TYP}", code="event_malformed")
         claims = cbor_guard.loads(message.payload, max_depth=2, max_items=64)
     except (CoseError, cbor_guard.UnsafeCbor) as exc:
-        raise EventError(f"not a signed event: {exc}", "event_malformed") from None
+        raise EventError(f"not a signed event: {exc}", code="event_malformed") from None
     if not isinstance(claims, Mapping) or set(claims) != set(_FIELDS) or claims["v"] != 1:
-        raise EventError("an event holds exactly the version-1 fields", "event_malformed")
+        raise EventError("an event holds exactly the version-1 fields", code="event_malformed")
     kinds = {"seq": int, "card": str, "programme": str, "cycle": str, "quantity": int, "time": int,
              "manifest": int, "prev": bytes, "flags": list}  # fmt: skip
     for name, kind in kinds.items():
         if not isinstance(claims[name], kind) or isinstance(claims[name], bool):
-            raise EventError(f"field {name} has the wrong type", "event_malformed")
+            raise EventError(f"field {name} has the wrong type", code="event_malformed")
     if not all(isinstance(flag, str) for flag in claims["flags"]):
-        raise EventError("field flags must hold texts", "event_malformed")
+        raise EventError("field flags must hold texts", code="event_malformed")
     event = Redemption(
         event_id=_uuid(claims["id"], "event id"),
         device_id=_uuid(claims["device"], "device id"),
@@ -178,7 +183,7 @@ def decode_event(data: bytes) -> SignedEvent:
     )
     if dumps_deterministic(event.claims()) != message.payload:
         # One event, one encoding: a re-encoded payload would give the same event a second hash.
-        raise EventError(f"event {event.event_id}: payload not in deterministic encoding", "event_malformed")
+        raise EventError(f"event {event.event_id}: payload not in deterministic encoding", code="event_malformed")
     return SignedEvent(event=event, data=data, kid=message.kid)
 
 
@@ -186,9 +191,9 @@ def verify_event(data: bytes, *, device_id: uuid.UUID, public_raw: bytes) -> Sig
     """The event in `data` if it is well formed, names `device_id`, and is signed by that device's key."""
     signed = decode_event(data)
     if signed.event.device_id != device_id:
-        raise EventError(f"event {signed.event.event_id} names another device", "event_wrong_device")
+        raise EventError(f"event {signed.event.event_id} names another device", code="event_wrong_device")
     if not verify_sign1(decode_sign1(data), public_raw):
-        raise EventError(f"event {signed.event.event_id}: the signature does not verify", "event_signature_invalid")
+        raise EventError(f"event {signed.event.event_id}: the signature does not verify", code="event_signature_invalid")
     return signed
 
 
