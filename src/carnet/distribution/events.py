@@ -193,7 +193,8 @@ def verify_event(data: bytes, *, device_id: uuid.UUID, public_raw: bytes) -> Sig
     if signed.event.device_id != device_id:
         raise EventError(f"event {signed.event.event_id} names another device", code="event_wrong_device")
     if not verify_sign1(decode_sign1(data), public_raw):
-        raise EventError(f"event {signed.event.event_id}: the signature does not verify", code="event_signature_invalid")
+        message = f"event {signed.event.event_id}: the signature does not verify"
+        raise EventError(message, code="event_signature_invalid")
     return signed
 
 

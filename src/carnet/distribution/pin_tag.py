@@ -71,15 +71,15 @@ class PinCheck:
 
     def __post_init__(self) -> None:
         if not 8 <= len(self.salt) <= 64:
-            raise PinCheckError(code="pin_check_invalid", message=f"salt of {len(self.salt)} bytes: 8 to 64 expected")
+            raise PinCheckError(f"salt of {len(self.salt)} bytes: 8 to 64 expected", code="pin_check_invalid")
         if not 8 * self.lanes <= self.memory_kib <= MAX_MEMORY_KIB:
-            raise PinCheckError(code="pin_check_invalid", message=f"Argon2id memory {self.memory_kib} KiB out of bounds")
+            raise PinCheckError(f"Argon2id memory {self.memory_kib} KiB out of bounds", code="pin_check_invalid")
         if not 1 <= self.passes <= MAX_PASSES or not 1 <= self.lanes <= MAX_LANES:
-            raise PinCheckError(code="pin_check_invalid", message=f"Argon2id t={self.passes}, p={self.lanes} out of bounds")
+            raise PinCheckError(f"Argon2id t={self.passes}, p={self.lanes} out of bounds", code="pin_check_invalid")
         if not 16 <= self.hash_len <= 64:
-            raise PinCheckError(code="pin_check_invalid", message=f"Argon2id output of {self.hash_len} bytes out of bounds")
+            raise PinCheckError(f"Argon2id output of {self.hash_len} bytes out of bounds", code="pin_check_invalid")
         if not 0 <= self.tag < 1 << TAG_BITS:
-            raise PinCheckError(code="pin_check_invalid", message=f"tag {self.tag} does not fit in {TAG_BITS} bits")
+            raise PinCheckError(f"tag {self.tag} does not fit in {TAG_BITS} bits", code="pin_check_invalid")
 
 
 def _unpad_b64(text: str) -> bytes:
@@ -96,11 +96,11 @@ def check_from_hash(card_id: str, encoded_hash: str) -> PinCheck:
     """The point's check data for a card, from the server's stored Argon2id hash (no PIN needed)."""
     found = _ENCODED.match(encoded_hash)
     if found is None:
-        raise PinCheckError(code="pin_hash_unsupported", message=f"card {card_id}: not an Argon2id v19 hash")
+        raise PinCheckError(f"card {card_id}: not an Argon2id v19 hash", code="pin_hash_unsupported")
     try:
         salt, raw = _unpad_b64(found["salt"]), _unpad_b64(found["hash"])
     except ValueError as exc:
-        raise PinCheckError(code="pin_hash_unsupported", message=f"card {card_id}: unreadable base64 in the hash") from exc
+        raise PinCheckError(f"card {card_id}: unreadable base64 in the hash", code="pin_hash_unsupported") from exc
     return PinCheck(
         salt=salt,
         memory_kib=int(found["m"]),
