@@ -39,8 +39,8 @@ MAX_ITEMS = 4_000_000
 CARD_ID_SIZE = 16
 STALE_ACTIONS = ("refuse", "flag")
 FIELDS = frozenset(
-    {"v", "point", "device", "cycle", "version", "base", "issued", "nbf", "exp", "escrow", "drop", "pins", "status",
-     "keys", "policy"}
+    {"v", "point", "device", "cycle", "version", "base", "issued", "nbf", "exp", "through", "escrow", "drop", "pins",
+     "status", "keys", "policy"}
 )  # fmt: skip
 ENTRY_FIELDS = ("entitlement", "programme", "remaining", "cards")
 PIN_FIELDS = ("card", "salt", "memory_kib", "passes", "lanes", "hash_len", "tag")
@@ -106,6 +106,7 @@ class Manifest:
     issued_at: int
     not_before: int
     not_after: int
+    through: int
     escrow: tuple[EscrowEntry, ...]
     dropped: tuple[uuid.UUID, ...]
     pins: Mapping[bytes, PinCheck]
@@ -118,6 +119,8 @@ class Manifest:
             raise ManifestError(f"cycle {self.cycle!r} is not YYYY-MM", code="manifest_malformed")
         if not 0 <= self.base < self.version < 1 << 53:
             raise ManifestError(f"version {self.version} must follow base {self.base}", code="manifest_malformed")
+        if not 0 <= self.through < 1 << 53:
+            raise ManifestError(f"through {self.through} out of range", code="manifest_malformed")
         if not self.not_before < self.not_after:
             raise ManifestError("the validity window is empty", code="manifest_malformed")
         ids = [entry.entitlement_id for entry in self.escrow]
@@ -212,6 +215,7 @@ def encode_manifest(
         "issued": manifest.issued_at,
         "nbf": manifest.not_before,
         "exp": manifest.not_after,
+        "through": manifest.through,
         "escrow": [[e.entitlement_id.bytes, e.programme, e.remaining, list(e.cards)] for e in manifest.escrow],
         "drop": [entitlement.bytes for entitlement in manifest.dropped],
         "pins": seal_pins(manifest, device_box_key=device_box_key, ephemeral=ephemeral, nonce=nonce),
@@ -245,9 +249,12 @@ def read_manifest(
     trusted: Mapping[bytes, VerifierKey],
     device_id: uuid.UUID,
     box_private: X25519PrivateKey,
-    now: int,
+    now: int | None,
 ) -> Manifest:
-    """The manifest in `data` if a trusted key signed it, it is for this device, and `now` is in its window."""
+    """The manifest in `data` if a trusted key signed it, it is for this device, and `now` is in its window.
+
+    `now` None skips the window: a device re-reading the manifests it already holds to rebuild its state.
+    """
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(f"a manifest of {len(data)} bytes is over the limit", code="manifest_malformed")
     try:
@@ -270,9 +277,9 @@ def read_manifest(
     manifest = _content(claims)
     if manifest.device_id != device_id:
         raise ManifestError("this manifest is for another device", code="manifest_wrong_device")
-    if now < manifest.not_before:
+    if now is not None and now < manifest.not_before:
         raise ManifestError("this manifest is not valid yet", code="manifest_not_yet_valid")
-    if now >= manifest.not_after:
+    if now is not None and now >= manifest.not_after:
         raise ManifestError("this manifest has expired", code="manifest_expired")
     return replace(manifest, pins=open_pins(claims["pins"], manifest, box_private=box_private))
 
@@ -301,6 +308,7 @@ def _content(claims: Mapping[str, Any]) -> Manifest:
             issued_at=_typed(claims, "issued", int),
             not_before=_typed(claims, "nbf", int),
             not_after=_typed(claims, "exp", int),
+            through=_typed(claims, "through", int),
             escrow=tuple(escrow),
             dropped=tuple(_uuid(e, "a dropped entitlement") for e in _typed(claims, "drop", list)),
             pins={},
@@ -325,6 +333,7 @@ class Holding:
     version: int
     not_before: int
     not_after: int
+    through: int
     escrow: Mapping[uuid.UUID, EscrowEntry]
     pins: Mapping[bytes, PinCheck]
     status_lists: tuple[bytes, ...]
@@ -359,7 +368,8 @@ def apply(holding: Holding | None, manifest: Manifest) -> Holding:
     cards = {card for entry in escrow.values() for card in entry.cards}
     pins = {card: check for card, check in pins.items() if card in cards}
     return Holding(point_id=manifest.point_id, cycle=manifest.cycle, version=manifest.version,
-                   not_before=manifest.not_before, not_after=manifest.not_after, escrow=escrow, pins=pins,
+                   not_before=manifest.not_before, not_after=manifest.not_after, through=manifest.through,
+                   escrow=escrow, pins=pins,
                    status_lists=manifest.status_lists, issuer_keys=manifest.issuer_keys,
                    policy=manifest.policy)  # fmt: skip
 

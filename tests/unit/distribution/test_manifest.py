@@ -67,8 +67,8 @@ def entry(n: int, remaining: int = 1, cards: tuple[int, ...] | None = None) -> E
 
 def manifest(tablet: Tablet, *, version=1, base=0, escrow=(), dropped=(), pins=None, nbf=T0, exp=T0 + 30 * DAY):
     return Manifest(point_id=uuid.UUID(int=77), device_id=tablet.id, cycle="2026-12", version=version, base=base,
-                    issued_at=nbf, not_before=nbf, not_after=exp, escrow=tuple(escrow), dropped=tuple(dropped),
-                    pins=pins or {}, status_lists=(b"status-token",), issuer_keys=b"key-set",
+                    issued_at=nbf, not_before=nbf, not_after=exp, through=0, escrow=tuple(escrow),
+                    dropped=tuple(dropped), pins=pins or {}, status_lists=(b"status-token",), issuer_keys=b"key-set",
                     policy=Policy(stale_after=3 * DAY, stale_action="flag", exceptions={"food-box": 50}))  # fmt: skip
 
 
@@ -89,8 +89,8 @@ class TestWhatAManifestHolds:
         data = signed(server, tablet, manifest(tablet, escrow=[entry(1)], pins=pins))
         claims = cbor2.loads(decode_sign1(data).payload)
         # Written out by hand: a new field must be added here, deliberately, with its reason in the format doc.
-        assert set(claims) == {"v", "point", "device", "cycle", "version", "base", "issued", "nbf", "exp", "escrow",
-                               "drop", "pins", "status", "keys", "policy"}  # fmt: skip
+        assert set(claims) == {"v", "point", "device", "cycle", "version", "base", "issued", "nbf", "exp", "through",
+                               "escrow", "drop", "pins", "status", "keys", "policy"}  # fmt: skip
         assert set(claims) == FIELDS
         assert ENTRY_FIELDS == ("entitlement", "programme", "remaining", "cards")
         assert [len(row) for row in claims["escrow"]] == [4]
