@@ -130,6 +130,11 @@ class SignedEvent:
         """SHA-256 of the signed bytes: what the next event names as its previous hash."""
         return event_hash(self.data)
 
+    @property
+    def head(self) -> ChainHead:
+        """The chain's tip once this event is its last."""
+        return ChainHead(seq=self.event.seq, hash=self.hash)
+
 
 def event_hash(data: bytes) -> bytes:
     """SHA-256 of a signed event's bytes."""
@@ -320,7 +325,7 @@ def clock_flags(*, device_time: int, server_time: int, previous_device_time: int
 
 
 def next_event(
-    previous: SignedEvent | None,
+    after: ChainHead,
     *,
     event_id: uuid.UUID,
     device_id: uuid.UUID,
@@ -332,14 +337,12 @@ def next_event(
     manifest_version: int,
     flags: Iterable[str] = (),
 ) -> Redemption:
-    """The device's next event after `previous` (None for its first): the sequence and hash chain filled in."""
-    seq = 1 if previous is None else previous.event.seq + 1
-    prev_hash = GENESIS_HASH if previous is None else previous.hash
+    """The device's next event after the tip `after` (`ChainHead()` for its first): number and link filled in."""
     return Redemption(
         event_id=event_id,
         device_id=device_id,
-        seq=seq,
-        prev_hash=prev_hash,
+        seq=after.seq + 1,
+        prev_hash=after.hash,
         card_id=card_id,
         programme=programme,
         cycle=cycle,
@@ -348,3 +351,21 @@ def next_event(
         manifest_version=manifest_version,
         flags=tuple(sorted(set(flags))),
     )
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def receipt_code(event_hash_bytes: bytes) -> str:
+    """The short code on a beneficiary's receipt: 40 bits of the event's hash in Crockford base32, `XXXX-XXXX`."""
+    value = int.from_bytes(event_hash_bytes[:5], "big")
+    text = "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(35, -1, -5))
+    return f"{text[:4]}-{text[4:]}"
+
+
+def normalise_receipt_code(text: str) -> str | None:
+    """A typed receipt code in its canonical form (O→0, I/L→1, no separators, any case), or None if it is not one."""
+    cleaned = text.strip().upper().replace("-", "").replace(" ", "").translate(str.maketrans("OIL", "011"))
+    if len(cleaned) != 8 or any(ch not in _CROCKFORD for ch in cleaned):
+        return None
+    return f"{cleaned[:4]}-{cleaned[4:]}"

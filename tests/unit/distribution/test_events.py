@@ -43,7 +43,8 @@ class Device:
 
     def redeem(self, card: str = "CARD1", quantity: int = 1, after: SignedEvent | None = None) -> SignedEvent:
         previous = after if after is not None else (self.events[-1] if self.events else None)
-        event = next_event(previous, event_id=uuid7(), device_id=self.id, card_id=card, programme="food-box",
+        tip = previous.head if previous else ChainHead()
+        event = next_event(tip, event_id=uuid7(), device_id=self.id, card_id=card, programme="food-box",
                            cycle="2026-12", quantity=quantity, device_time=T0 + len(self.events),
                            manifest_version=3)  # fmt: skip
         signed = sign_event(event, kid=self.kid, sign=self._key.sign)
@@ -295,14 +296,14 @@ class TestRefusedEvents:
         ],
     )
     def test_field_values_out_of_shape_are_refused(self, field, value):
-        good = next_event(None, event_id=uuid7(), device_id=uuid7(), card_id="C1", programme="food-box",
+        good = next_event(ChainHead(), event_id=uuid7(), device_id=uuid7(), card_id="C1", programme="food-box",
                           cycle="2026-12", quantity=1, device_time=T0, manifest_version=1)  # fmt: skip
         with pytest.raises(EventError) as refused:
             replace(good, **{field: value})
         assert refused.value.code == "event_malformed"
 
     def test_only_the_first_event_starts_from_the_zero_hash(self):
-        good = next_event(None, event_id=uuid7(), device_id=uuid7(), card_id="C1", programme="food-box",
+        good = next_event(ChainHead(), event_id=uuid7(), device_id=uuid7(), card_id="C1", programme="food-box",
                           cycle="2026-12", quantity=1, device_time=T0, manifest_version=1)  # fmt: skip
         with pytest.raises(EventError, match="zero hash"):
             replace(good, seq=2)
@@ -329,3 +330,25 @@ class TestDeviceClocks:
     def test_a_clock_before_enrolment_or_running_backwards_is_flagged(self):
         flags = clock_flags(device_time=T0 - 10_000, server_time=T0, previous_device_time=T0 - 100, enrolled_at=T0)
         assert flags == ["device_clock_before_enrolment", "device_clock_backwards"]
+
+
+class TestReceiptCodes:
+    def test_the_code_is_forty_bits_of_the_hash_in_crockford_base32(self):
+        from carnet.distribution.events import receipt_code
+
+        assert receipt_code(bytes(32)) == "0000-0000"
+        assert receipt_code(b"\xff" * 32) == "ZZZZ-ZZZZ"
+        assert receipt_code(bytes([0x08, 0x42, 0x10, 0x84, 0x21]) + bytes(27)) == "1111-1111"
+
+    @pytest.mark.parametrize(("typed", "canonical"), [("abcd-efgh", "ABCD-EFGH"), (" o1il 2345 ", "0111-2345"),
+                                                      ("ABCDEFGH", "ABCD-EFGH")])  # fmt: skip
+    def test_a_typed_code_is_folded_to_its_canonical_form(self, typed, canonical):
+        from carnet.distribution.events import normalise_receipt_code
+
+        assert normalise_receipt_code(typed) == canonical
+
+    @pytest.mark.parametrize("typed", ["", "ABCD-EFG", "ABCD-EFGHJ", "ABCU-EFGH", "ABCD_EFGH"])
+    def test_what_is_not_a_code_is_none(self, typed):
+        from carnet.distribution.events import normalise_receipt_code
+
+        assert normalise_receipt_code(typed) is None
