@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from carnet.credentials.verify import VERDICT_CODES
+from carnet.distribution.events import ADMISSION_CODES
 from carnet.kit.i18n import describe
 
 SRC = Path(__file__).resolve().parents[2] / "src/carnet"
@@ -26,6 +27,8 @@ OTHER_CODES = {
     "http_error",
     # The verdicts on a card, which the CLI and the API explain in the reader's language.
     *VERDICT_CODES,
+    # What the sync answer says of each event, and the clock flags it carries (distribution/events.py).
+    *ADMISSION_CODES,
 }
 
 

@@ -1,0 +1,1 @@
+"""Distribution points: points, devices, escrow, manifests, sync ingest, conflicts, reconciliation."""
