@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     key_passphrase: str | None = Field(
         default=None, repr=False, description="encrypts the private signing keys stored in the database"
     )
+    point_dir: Path = Field(
+        default=Path("./carnet-point"), description="the point agent's own store (one directory per point)"
+    )
+    point_passphrase: str | None = Field(
+        default=None, repr=False, description="encrypts the point device's own keys in its store"
+    )
 
     @property
     def resolved_database_url(self) -> str:

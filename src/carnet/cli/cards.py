@@ -8,7 +8,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from io import BytesIO
 from pathlib import Path
 
 import typer
@@ -19,6 +18,7 @@ from carnet.cli.registry import resolve_person
 from carnet.credentials import service
 from carnet.credentials.models import REVOCATION_REASONS
 from carnet.credentials.printing import PrintableCard, card_sheet_pdf, pin_mailers_pdf, qr_png
+from carnet.credentials.qr_image import read_card_text
 from carnet.credentials.service import IssueScope, PinLetter, card_number, parse_card_number
 from carnet.kit.clock import utcnow
 from carnet.kit.csvsafe import SafeCsvWriter, open_private, write_private
@@ -224,39 +224,6 @@ def print_cards(
     # The sheet carries the holders' names: owner-only, like every file of personal data the CLI writes.
     write_private(out, pdf)
     typer.echo(json.dumps({"cards": len(rows), "pages": -(-len(rows) // 10), "pdf": str(out)}))
-
-
-def read_card_text(source: str, *, max_bytes: int, max_pixels: int) -> str:
-    """The QR text of a card: the argument itself, or the QR code found in an image file (bounded in size)."""
-    path = Path(source)
-    if len(source) < 4096 and path.suffix.lower() in (".png", ".jpg", ".jpeg", ".gif", ".bmp") and path.exists():
-        import zxingcpp
-        from PIL import Image, UnidentifiedImageError
-
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise AppError(
-                f"{path}: {size:,} bytes, more than the {max_bytes:,} a card image may have", code="image_too_large",
-                status=413,
-            )  # fmt: skip
-        try:
-            with Image.open(BytesIO(path.read_bytes())) as image:
-                # Opening reads only the header; the pixels are decoded below, after the size is known to be sane.
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise AppError(
-                        f"{path}: {width:,}×{height:,} pixels, more than the {max_pixels:,} a card image may have",
-                        code="image_too_large", status=413,
-                    )  # fmt: skip
-                found = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
-        except Image.DecompressionBombError as exc:
-            raise AppError(f"{path}: {exc}", code="image_too_large", status=413) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise AppError(f"{path}: not an image ({exc})", code="not_an_image") from None
-        if not found:
-            return ""  # no QR code: the verifier calls it malformed, like any unreadable card
-        return found[0].text
-    return source
 
 
 @app.command("verify")

@@ -14,7 +14,15 @@ from dataclasses import dataclass, replace
 from carnet.credentials.keyset import parse_cose_key_set
 from carnet.credentials.statuslist import StatusList, decode_status_list
 from carnet.credentials.verify import verify_credential
-from carnet.distribution.events import ChainHead, SignedEvent, next_event, receipt_code, sign_event
+from carnet.distribution.events import (
+    ChainHead,
+    EventError,
+    SignedEvent,
+    next_event,
+    receipt_code,
+    sign_event,
+    verify_event,
+)
 from carnet.distribution.manifest import Holding, ManifestError, apply, read_manifest
 from carnet.distribution.pin_tag import ATTEMPTS, pin_passes
 from carnet.kit.errors import AppError
@@ -209,3 +217,24 @@ class PointAgent:
         return Receipt(code=receipt_code(signed.hash), event_id=event.event_id, card_number=_card_number(card),
                        programme=event.programme, cycle=event.cycle, quantity=event.quantity, remaining=remaining,
                        device_time=event.device_time, flags=event.flags)  # fmt: skip
+
+    def check_store(self) -> list[str]:
+        """What is wrong with this device's own history (empty when every event is intact and chained)."""
+        problems: list[str] = []
+        tip = ChainHead()
+        for stored in self.store.events():
+            try:
+                signed = verify_event(stored.data, device_id=self.identity.device_id, public_raw=self.keys.sign_public)
+            except EventError as exc:
+                problems.append(f"event {stored.seq}: {exc.code}")
+                continue
+            event = signed.event
+            if signed.hash != stored.hash or event.seq != stored.seq or event.event_id != stored.event_id:
+                problems.append(f"event {stored.seq}: the stored columns do not match the signed event")
+            elif event.seq != tip.seq + 1 or event.prev_hash != tip.hash:
+                problems.append(f"event {stored.seq}: does not follow event {tip.seq}")
+            elif (event.quantity, event.card_id, event.programme) != (stored.quantity, stored.card.hex(),
+                                                                       stored.programme):  # fmt: skip
+                problems.append(f"event {stored.seq}: the stored columns do not match the signed event")
+            tip = signed.head
+        return problems

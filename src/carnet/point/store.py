@@ -24,6 +24,7 @@ CREATE TABLE identity (
     only_row INTEGER PRIMARY KEY CHECK (only_row = 1),
     device_id BLOB NOT NULL,
     point_id BLOB NOT NULL,
+    point_name TEXT NOT NULL,
     server_url TEXT NOT NULL,
     keys BLOB NOT NULL,
     trusted BLOB NOT NULL,
@@ -81,6 +82,7 @@ class Identity:
 
     device_id: uuid.UUID
     point_id: uuid.UUID
+    point_name: str
     server_url: str
     keys: bytes
     trusted: bytes
@@ -147,12 +149,12 @@ class PointStore:
     def identity(self) -> Identity:
         """This device's identity; `point_not_enrolled` before `carnet point enroll`."""
         row = self._db.execute(
-            "SELECT device_id, point_id, server_url, keys, trusted, enrolled_at FROM identity"
+            "SELECT device_id, point_id, point_name, server_url, keys, trusted, enrolled_at FROM identity"
         ).fetchone()
         if row is None:
             raise PointStoreError("this point is not enrolled yet: run `carnet point enroll URL CODE`",
                                   code="point_not_enrolled")  # fmt: skip
-        return Identity(uuid.UUID(bytes=row[0]), uuid.UUID(bytes=row[1]), row[2], row[3], row[4], row[5])
+        return Identity(uuid.UUID(bytes=row[0]), uuid.UUID(bytes=row[1]), row[2], row[3], row[4], row[5], row[6])
 
     def enrolled(self) -> bool:
         """Whether this store already holds an identity."""
@@ -164,9 +166,9 @@ class PointStore:
             raise PointStoreError(f"{self.path} is already enrolled", code="point_already_enrolled")
         with self.transaction() as db:
             db.execute(
-                "INSERT INTO identity VALUES (1, ?, ?, ?, ?, ?, ?)",
-                (identity.device_id.bytes, identity.point_id.bytes, identity.server_url, identity.keys,
-                 identity.trusted, identity.enrolled_at),
+                "INSERT INTO identity VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+                (identity.device_id.bytes, identity.point_id.bytes, identity.point_name, identity.server_url,
+                 identity.keys, identity.trusted, identity.enrolled_at),
             )  # fmt: skip
 
     def update_trusted(self, trusted: bytes) -> None:

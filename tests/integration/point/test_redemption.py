@@ -52,8 +52,9 @@ class Counter:
         self.keys = DeviceKeys.generate()
         self.device_id, self.point_id = uuid7(), uuid7()
         trusted = cose_key_set([VerifierKey.from_public(DISTRIBUTION.public_raw)])
-        self.store.save_identity(Identity(self.device_id, self.point_id, "http://server", self.keys.seal(PASSPHRASE),
-                                          trusted, NOW - 10 * DAY))  # fmt: skip
+        sealed = self.keys.seal(PASSPHRASE)
+        identity = Identity(self.device_id, self.point_id, "Depot 1", "http://server", sealed, trusted, NOW - 10 * DAY)
+        self.store.save_identity(identity)
         token = sign_status_list(list_id="s1", bits=build_status_list(1024, revoked), issued_at=NOW - list_age,
                                  ttl=7 * DAY, kid=cose_kid(ISSUER.public_raw), sign=ISSUER.sign)  # fmt: skip
         self.household = uuid.UUID(int=1)
