@@ -25,15 +25,13 @@ from carnet.kit.signing import verify
 
 SCHEME = "CarnetDevice"
 MAX_SKEW = 300
-_HEADER = re.compile(
-    r"^CarnetDevice (?P<device>[0-9a-f-]{36})\.(?P<time>[0-9]{1,12})\.(?P<sig>[A-Za-z0-9_-]{86})$"
-)
+_HEADER = re.compile(r"^CarnetDevice (?P<device>[0-9a-f-]{36})\.(?P<time>[0-9]{1,12})\.(?P<sig>[A-Za-z0-9_-]{86})$")
 
 
 class DeviceAuthError(AppError):
     """A request whose device signature is missing, malformed, stale or wrong."""
 
-    def __init__(self, message: str, *, code: str = "device_unauthenticated") -> None:
+    def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message=message, code=code, status=401)
 
 
@@ -55,11 +53,13 @@ def claimed_device(header: str | None) -> uuid.UUID:
     """The device a header claims to be (not yet verified)."""
     found = _HEADER.match(header or "")
     if found is None:
-        raise DeviceAuthError("a device request needs an Authorization: CarnetDevice header")
+        raise DeviceAuthError(
+            "a device request needs an Authorization: CarnetDevice header", code="device_unauthenticated"
+        )
     try:
         return uuid.UUID(found["device"])
     except ValueError:
-        raise DeviceAuthError("the device id in the header is not a uuid") from None
+        raise DeviceAuthError("the device id in the header is not a uuid", code="device_unauthenticated") from None
 
 
 def verify_request(
@@ -77,5 +77,5 @@ def verify_request(
         )
     signature = base64.urlsafe_b64decode(found["sig"] + "==")
     if not verify(public_key, request_message(method, path, timestamp, body), signature):
-        raise DeviceAuthError("the request's signature does not match the device's key")
+        raise DeviceAuthError("the request's signature does not match the device's key", code="device_unauthenticated")
     return device_id
