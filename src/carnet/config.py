@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -87,6 +88,18 @@ class Settings(BaseSettings):
     )
     key_passphrase: str | None = Field(
         default=None, repr=False, description="encrypts the private signing keys stored in the database"
+    )
+    manifest_ttl_seconds: int = Field(
+        default=7 * 86400, ge=3600, description="how long a point may work from one manifest (never past its cycle)"
+    )
+    point_stale_after_seconds: int = Field(
+        default=3 * 86400, ge=60, description="status-list age past which a point applies the stale policy"
+    )
+    point_stale_action: Literal["refuse", "flag"] = Field(
+        default="flag", description="past that age, refuse hand-overs or allow them flagged"
+    )
+    enrolment_code_ttl_seconds: int = Field(
+        default=86400, ge=300, le=30 * 86400, description="how long a device enrolment code stays usable"
     )
     point_dir: Path = Field(
         default=Path("./carnet-point"), description="the point agent's own store (one directory per point)"

@@ -47,7 +47,7 @@ FORMAT = "carnet-backup/1"
 # The tables whose rows hold private keys (encrypted) or the passphrase verifier: kept out of the
 # database part and written to the keys part. Parents before children, for restoring (a sector key's
 # programme is in the database part, restored first).
-KEY_TABLES = ("store_key_verifier", "audit_keys", "issuer_keys", "program_sector_keys")
+KEY_TABLES = ("store_key_verifier", "audit_keys", "issuer_keys", "program_sector_keys", "distribution_keys")
 MANIFEST, KEYS = "manifest.json", "keys.json"
 DATABASE = {"sqlite": "database.sqlite", "postgresql": "database.pgdump"}
 CHUNK = 1 << 20

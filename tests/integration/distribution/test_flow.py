@@ -1,0 +1,89 @@
+"""The whole path on the real database: escrow, enrolment, manifest, offline redemption, sync, answers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from carnet.distribution import repository, service
+from carnet.kit.errors import AppError
+from tests.conftest import count_rows
+from tests.integration.distribution.world import ANA, CYCLE, NOW, build, enrol, pull, push
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture()
+def world(session, tmp_path):
+    return build(session, tmp_path)
+
+
+def test_every_published_entitlement_is_held_by_exactly_one_point(session, world):
+    assert world.at("depot-a") and world.at("depot-b")
+    assert count_rows(session, "escrow") == count_rows(session, "escrow", "point_id IS NOT NULL")
+    duplicates = session.execute(
+        __import__("sqlalchemy").text("SELECT entitlement_id FROM escrow GROUP BY entitlement_id HAVING count(*) > 1")
+    ).all()
+    assert duplicates == []
+    again = service.assign_escrow(session, actor=ANA, cycle=CYCLE, now=NOW)
+    assert again["assigned"] == 0  # assigning again moves nothing
+
+
+def test_a_redemption_offline_reaches_the_server_once(session, world, tmp_path):
+    agent = enrol(session, world, "depot-a", tmp_path / "a")
+    assert pull(session, agent) == 1
+    person = world.at("depot-a")[0]
+    receipt = agent.redeem(person.qr, pin=person.pin, now=int(NOW.timestamp()) + 60)
+    answer = push(session, agent, now=NOW + timedelta(hours=1))
+    assert [a["answer"] for a in answer["acknowledged"]] == ["accepted"]
+    assert answer["conflicts"] == {}
+    again = push(session, agent, now=NOW + timedelta(hours=2), events=[agent.store.events()[0].data])
+    assert [a["answer"] for a in again["acknowledged"]] == ["accepted"]  # the replay gets its first answer
+    assert count_rows(session, "redemptions") == 1
+    stored = repository.redemption(session, receipt.event_id)
+    assert stored.counted and stored.person_id == person.person_id and not stored.exception
+    assert count_rows(session, "distribution_cases") == 0
+    # The next manifest says nothing is left for that household.
+    assert pull(session, agent, now=NOW + timedelta(hours=3)) == 2
+    held = agent.holdings()[CYCLE]
+    assert [e.remaining for e in held.entitlements_of(person.card_id.bytes)] == [0]
+
+
+def test_a_suspended_device_is_refused_and_its_events_are_kept(session, world, tmp_path):
+    agent = enrol(session, world, "depot-a", tmp_path / "a")
+    pull(session, agent)
+    person = world.at("depot-a")[0]
+    agent.redeem(person.qr, pin=person.pin, now=int(NOW.timestamp()) + 60)
+    device_id = agent.identity.device_id
+    service.change_device(session, actor=ANA, device_id=device_id, action="suspend", reason="lost", now=NOW)
+    with pytest.raises(AppError) as refused:
+        pull(session, agent, now=NOW + timedelta(hours=1))
+    assert refused.value.code == "device_suspended"
+    answer = push(session, agent, now=NOW + timedelta(hours=1))
+    assert answer["acknowledged"] == [] and list(answer["conflicts"].values()) == ["device_suspended"]
+    assert count_rows(session, "redemptions", "chain = 'refused' AND counted = :f", f=False) == 1
+    assert count_rows(session, "distribution_cases", "kind = 'device_suspended'") == 1
+    push(session, agent, now=NOW + timedelta(hours=2))  # sent again: still one row, one case
+    assert count_rows(session, "redemptions") == 1 and count_rows(session, "distribution_cases") == 1
+
+
+def test_the_same_card_at_two_points_is_served_once_and_the_second_is_a_case(session, world, tmp_path):
+    a = enrol(session, world, "depot-a", tmp_path / "a", label="a")
+    b = enrol(session, world, "depot-b", tmp_path / "b", label="b")
+    pull(session, a)
+    pull(session, b)
+    person = world.at("depot-a")[0]
+    a.redeem(person.qr, pin=person.pin, now=int(NOW.timestamp()) + 60)
+    # At depot B the card is not in escrow: served as an exception (no PIN data there), flagged.
+    b.redeem(person.qr, pin=person.pin, now=int(NOW.timestamp()) + 120, programme="food_box", quantity=1)
+    push(session, a, now=NOW + timedelta(hours=1))
+    push(session, b, now=NOW + timedelta(hours=1))
+    assert count_rows(session, "redemptions") == 2
+    assert count_rows(session, "redemptions", "counted = :t", t=True) == 1
+    kinds = [row[0] for row in session.execute(__import__("sqlalchemy").text("SELECT kind FROM distribution_cases"))]
+    assert kinds == ["over_entitlement"]
+    report = service.reconciliation(session, cycle=CYCLE, now=NOW + timedelta(hours=2))
+    lines = {line["point"]: line for line in report["lines"]}
+    assert lines["depot-a"]["redeemed"] == 1 and lines["depot-b"]["exceptions"] == 1
+    assert lines["depot-b"]["open_cases"] == 1
