@@ -46,6 +46,15 @@ class Permission(StrEnum):
     ACCOUNTS_UNLOCK = "accounts:unlock"
     # Make a citizen's account at an office, the person present with their card.
     CITIZEN_ACCOUNTS_CREATE = "citizen_accounts:create"
+    # Open points, issue device enrolment codes, resume or retire devices, assign and move escrow.
+    DISTRIBUTION_MANAGE = "distribution:manage"
+    # See points and their devices (an agent only the points they work at).
+    DISTRIBUTION_READ = "distribution:read"
+    # Report a device lost: it stops pulling and syncing at once.
+    DEVICES_SUSPEND = "devices:suspend"
+    # Read redemption cases and the reconciliation report; close cases.
+    CASES_READ = "cases:read"
+    CASES_RESOLVE = "cases:resolve"
 
 
 class Purpose(StrEnum):
@@ -60,6 +69,8 @@ class Purpose(StrEnum):
     PROGRAM_ADMINISTRATION = "program_administration"
     ELIGIBILITY = "eligibility"
     APPEAL = "appeal"
+    # A point's device records the hand-overs it made.
+    DISTRIBUTION = "distribution"
     NONE = "none"
 
 
@@ -103,9 +114,16 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PROGRAMS_MANAGE,
             Permission.ELIGIBILITY_EXPLAIN,
             Permission.OWN_CREDENTIALS,
+            Permission.DISTRIBUTION_MANAGE,
+            Permission.DISTRIBUTION_READ,
+            Permission.DEVICES_SUSPEND,
+            Permission.CASES_READ,
+            Permission.CASES_RESOLVE,
         }
     ),
-    Role.AGENT: frozenset({Permission.CARDS_VERIFY, Permission.OWN_CREDENTIALS}),
+    Role.AGENT: frozenset(
+        {Permission.CARDS_VERIFY, Permission.OWN_CREDENTIALS, Permission.DISTRIBUTION_READ, Permission.DEVICES_SUSPEND}
+    ),
     # The oversight body investigates under a court or inspection order; its reads are logged, sealable.
     Role.AUDITOR: frozenset(
         {
@@ -115,6 +133,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.PERSONS_INVESTIGATE,
             Permission.PROGRAMS_READ,
             Permission.OWN_CREDENTIALS,
+            Permission.DISTRIBUTION_READ,
+            Permission.CASES_READ,
         }
     ),
     Role.MERCHANT: frozenset({Permission.OWN_CREDENTIALS}),

@@ -16,6 +16,7 @@ from carnet.access.policy import Purpose
 from carnet.cli import audit as audit_cli
 from carnet.cli import backup as backup_cli
 from carnet.cli import cards as cards_cli
+from carnet.cli import distribution as distribution_cli
 from carnet.cli import point as point_cli
 from carnet.cli import programs as programs_cli
 from carnet.cli import registry as registry_cli
@@ -47,6 +48,7 @@ app.add_typer(cards_cli.keys_app, name="keys")
 app.add_typer(programs_cli.app, name="programs")
 app.add_typer(backup_cli.app, name="backup")
 app.add_typer(point_cli.app, name="point")
+app.add_typer(distribution_cli.app, name="distribution")
 
 
 def shipped_dictionary_path() -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -12,13 +13,18 @@ from rich.table import Table
 
 from carnet.cli.common import console, handle_errors, settings
 from carnet.credentials.qr_image import read_card_text
+from carnet.distribution.protocol import enrolment_message, normalise_code
 from carnet.kit.csvsafe import write_private
+from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
 from carnet.kit.ids import uuid7
 from carnet.point.agent import PointAgent
+from carnet.point.client import ServerLink, unb64
 from carnet.point.keys import DeviceKeys
 from carnet.point.receipt import receipt_lines, receipt_pdf
-from carnet.point.store import PointStore
+from carnet.point.store import Identity, PointStore
+from carnet.point.sync import pull as pull_manifest
+from carnet.point.sync import sync as sync_events
 
 app = typer.Typer(help="The offline distribution point agent.", no_args_is_help=True)
 
@@ -38,6 +44,64 @@ def _agent(data_dir: Path | None) -> PointAgent:
 def _device_now() -> int:
     # The device's own clock: kept in each event, while the server's time stays authoritative.
     return int(time.time())
+
+
+@app.command("enroll")
+@handle_errors
+def enroll(
+    url: str = typer.Argument(..., help="the Carnet server, e.g. https://carnet.example.org"),
+    code: str = typer.Argument(..., help="the one-time enrolment code an officer gave you"),
+    label: str | None = typer.Option(None, "--label", help="a name for this device, e.g. 'tablet 2'"),
+    data_dir: Path | None = DATA_DIR,
+) -> None:
+    """Enrol this device at its point: make its keys, prove them with the code, keep them sealed."""
+    config = settings()
+    store = _store(data_dir)
+    if store.enrolled():
+        raise AppError(message=f"{store.path} already holds an enrolled device", code="point_already_enrolled")
+    keys = DeviceKeys.generate()
+    sealed = keys.seal(config.point_passphrase or "")  # refuses a missing or short passphrase before any request
+    canonical = normalise_code(code)
+    proof = keys.sign_key.sign(enrolment_message(canonical, keys.sign_public, keys.box_public))
+    answer = ServerLink(url).enroll(code=canonical, public_key=keys.sign_public, box_key=keys.box_public,
+                                    signature=proof, label=label)  # fmt: skip
+    identity = Identity(uuid.UUID(answer["device"]), uuid.UUID(answer["point"]), answer["point_name"], url.rstrip("/"),
+                        sealed, unb64(answer["trusted"]), _device_now())  # fmt: skip
+    store.save_identity(identity)
+    console.print(t("Enrolled at {point}: device {device}.", point=answer["point_name"], device=answer["device"]))
+    skew = _device_now() - int(answer["server_time"])
+    if abs(skew) > 300:
+        console.print(t("Warning: this device's clock is {seconds} s off the server's.", seconds=skew), style="yellow")
+
+
+@app.command("pull")
+@handle_errors
+def pull(data_dir: Path | None = DATA_DIR) -> None:
+    """Fetch this device's newest manifest (a small delta when it can); offline, keep working with the one held."""
+    agent = _agent(data_dir)
+    version = pull_manifest(agent, ServerLink(agent.identity.server_url), now=_device_now())
+    if version is None:
+        console.print(t("The manifest held is current."))
+    else:
+        console.print(t("Manifest v{version} received.", version=version))
+
+
+@app.command("sync")
+@handle_errors
+def sync(data_dir: Path | None = DATA_DIR, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Send the hand-overs not yet acknowledged; each is kept until the server confirms it after its commit."""
+    agent = _agent(data_dir)
+    report = sync_events(agent, ServerLink(agent.identity.server_url), now=_device_now())
+    if as_json:
+        typer.echo(json.dumps({"sent": report.sent, "acknowledged": report.acknowledged, "refused": report.refused,
+                               "waiting": report.waiting}))  # fmt: skip
+    else:
+        console.print(t("{sent} sent, {acknowledged} acknowledged, {waiting} still waiting.", sent=report.sent,
+                        acknowledged=sum(report.acknowledged.values()), waiting=report.waiting))  # fmt: skip
+        for event, code in sorted(report.refused.items()):
+            console.print(t("Refused: {event}: {code}", event=event, code=code), style="yellow")
+    if report.waiting:
+        raise typer.Exit(1)  # like a failed check: run it again once the server has what comes first
 
 
 @app.command("redeem")

@@ -16,6 +16,7 @@ from rich.table import Table
 from carnet.access import service as access_service
 from carnet.cli.common import console, handle_errors, operator, settings, transaction
 from carnet.cli.registry import resolve_person
+from carnet.flows.publication import publish_run
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.kit.csvsafe import SafeDictWriter, open_private
@@ -172,8 +173,8 @@ def approve(
     """Publish a proposed run (by another officer than its proposer)."""
     settings()
     with transaction() as session:
-        run = service.approve_run(session, actor=acting(session, officer, "eligibility"), run_id=run_id,
-                                  now=utcnow(), supersede=supersede)  # fmt: skip
+        run = publish_run(session, actor=acting(session, officer, "eligibility"), run_id=run_id, now=utcnow(),
+                          supersede=supersede)  # fmt: skip
         out = {"run": str(run.id), "status": run.status, "supersedes": str(run.supersedes_run_id or "") or None}
     typer.echo(json.dumps(out))
 

@@ -8,4 +8,12 @@ from carnet.distribution import models as distribution_models
 from carnet.programs import models as program_models
 from carnet.registry import models as registry_models
 
-__all__ = ["Base", "access_models", "audit_models", "credential_models", "distribution_models", "program_models", "registry_models"]
+__all__ = [
+    "Base",
+    "access_models",
+    "audit_models",
+    "credential_models",
+    "distribution_models",
+    "program_models",
+    "registry_models",
+]

@@ -21,13 +21,25 @@ from carnet.config import Settings, get_settings
 from carnet.db.session import make_engine, make_session_factory, unit_of_work
 from carnet.kit.clock import utcnow
 from carnet.web import errors
-from carnet.web.api import attributes, audit, auth, cards, households, imports, me, persons, programs, users
+from carnet.web.api import (
+    attributes,
+    audit,
+    auth,
+    cards,
+    distribution,
+    households,
+    imports,
+    me,
+    persons,
+    programs,
+    users,
+)
 from carnet.web.limits import BodyLimits
 from carnet.web.security import SecurityHeaders, redact_access_log
 
 log = logging.getLogger("carnet.web")
 STATIC = Path(__file__).resolve().parent / "static"
-API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards, programs)
+API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards, programs, distribution)
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
+from carnet.flows.publication import publish_run
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.kit.csvsafe import SafeDictWriter
@@ -104,8 +105,8 @@ def runs(code: str, actor: Actor = Depends(read), session: Session = Depends(get
 def approve(
     run_id: uuid.UUID, body: ApprovalIn, actor: Actor = Depends(decide), session: Session = Depends(get_session)
 ):
-    """Publish a proposed run (the approver is not its proposer)."""
-    return service.approve_run(session, actor=actor, run_id=run_id, now=utcnow(), supersede=body.supersede)
+    """Publish a proposed run (the approver is not its proposer); its entitlements go into escrow at their points."""
+    return publish_run(session, actor=actor, run_id=run_id, now=utcnow(), supersede=body.supersede)
 
 
 @router.get(
