@@ -16,6 +16,19 @@ SRC = Path(__file__).resolve().parents[2] / "src/carnet"
 CATALOGUE = json.loads((SRC / "locale/es.codes.json").read_text(encoding="utf-8"))
 # Codes built outside a FieldError(...) or code=... literal: class defaults and the web layer's mapping.
 OTHER_CODES = {
+    # Distribution codes raised through a helper that names the field (distribution/service.py _invalid).
+    "point_code_invalid",
+    "point_name_invalid",
+    "point_kind_invalid",
+    "municipality_unknown",
+    "point_programmes_missing",
+    "exception_cap_invalid",
+    "operator_not_agent",
+    "device_label_invalid",
+    "reason_required",
+    "sync_batch_too_large",
+    "resolution_required",
+    "receipt_code_invalid",
     "app_error",
     "not_found",
     "conflict",

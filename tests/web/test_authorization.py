@@ -32,8 +32,11 @@ from carnet.access.service import create_user, issue_api_token
 from carnet.audit.service import sign_head
 from carnet.config import Settings
 from carnet.credentials.service import card_number
+from carnet.distribution import service as distribution
+from carnet.distribution.protocol import enrolment_message
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
+from carnet.point.keys import DeviceKeys
 from carnet.registry import service as registry_service
 from carnet.registry.schemas import HouseholdIn, PersonIn
 from carnet.web.app import create_app, served_routes
@@ -168,8 +171,34 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
                                                      "none":        "404 403 403 403 403 403 403 401"},
     ("PUT", "/api/v1/users/{username}/role"):       {"same_region": "200 403 403 403 403 403 403 401",
                                                      "none":        "404 403 403 403 403 403 403 401"},
+    # Distribution (issue 11): officers open points and manage devices, escrow and cases; an agent sees and
+    # reports lost only the devices of the point they work at (point A); the oversight body reads. Devices
+    # themselves hold no account: enrolment takes a one-time code, manifests and sync a device signature,
+    # so a bearer token of any role is refused there.
+    ("POST", "/api/v1/points"):                     {"none": "403 403 201 403 403 403 403 401"},
+    ("GET", "/api/v1/points"):                      {"none": "403 403 200 200 200 403 403 401"},
+    ("GET", "/api/v1/points/{point}"):              {"same_region":  "403 403 200 200 200 403 403 401",
+                                                     "other_region": "403 403 200 404 200 403 403 401",
+                                                     "none":         "403 403 404 404 404 403 403 401"},
+    ("POST", "/api/v1/points/{point}/enrolment-codes"): {"same_region": "403 403 201 403 403 403 403 401",
+                                                         "none":        "403 403 404 403 403 403 403 401"},
+    ("GET", "/api/v1/points/{point}/devices"):      {"same_region":  "403 403 200 200 200 403 403 401",
+                                                     "other_region": "403 403 200 404 200 403 403 401",
+                                                     "none":         "403 403 404 404 404 403 403 401"},
+    ("POST", "/api/v1/devices/{device_id}/state"):  {"same_region":  "403 403 200 200 403 403 403 401",
+                                                     "other_region": "403 403 200 404 403 403 403 401",
+                                                     "none":         "403 403 404 404 403 403 403 401"},
+    ("POST", "/api/v1/devices/enroll"):             {"none": "403 403 403 403 403 403 403 403"},
+    ("GET", "/api/v1/points/{point_id}/manifest"):  {"same_region": "401 401 401 401 401 401 401 401"},
+    ("POST", "/api/v1/sync/events"):                {"none": "401 401 401 401 401 401 401 401"},
+    ("POST", "/api/v1/distribution/escrow"):        {"none": "403 403 200 403 403 403 403 401"},
+    ("POST", "/api/v1/escrow/{escrow_id}/point"):   {"none": "403 403 404 403 403 403 403 401"},
+    ("GET", "/api/v1/distribution/cases"):          {"none": "403 403 200 403 200 403 403 401"},
+    ("POST", "/api/v1/distribution/cases/{case_id}/closure"): {"none": "403 403 404 403 403 403 403 401"},
+    ("GET", "/api/v1/distribution/report"):         {"none": "403 403 200 403 200 403 403 401"},
 }
 # fmt: on
+DEVICE_SIGNED = ("/api/v1/points/{point_id}/manifest", "/api/v1/sync/events")
 
 
 @dataclass
@@ -249,6 +278,8 @@ def world(engine, tmp_path_factory):  # type: ignore[no-untyped-def]
             ids["target_token"] = str(issue_api_token(session, user=target, name="matrix", now=utcnow())[0].id)
             proposer = _account(session, "program_officer", "m-proposer")
             session.commit()
+        matrix_officer = Actor(user_id=None, role="program_officer", request_id="matrix", purpose="eligibility",
+                               office="Matrix")  # fmt: skip
         client = TestClient(app)
         for tag in ("a", "v"):
             issued = client.post(f"/api/v1/persons/{ids['person_' + tag]}/cards", json={}, headers=bearer(unbound))
@@ -282,6 +313,23 @@ def world(engine, tmp_path_factory):  # type: ignore[no-untyped-def]
             assert run.status_code == 201, run.text
             ids[f"run_{tag}"] = run.json()["id"]
         with factory() as session:
+            for tag, state in (("a", "VE-A"), ("v", "VE-V")):
+                municipality = session.execute(text("SELECT min(code) FROM regions WHERE parent_code = :s"),
+                                               {"s": state}).scalar_one()  # fmt: skip
+                point = distribution.add_point(session, actor=matrix_officer, code=f"m-point-{tag}",
+                                               name=f"Punto {tag}", kind="depot", municipality=municipality,
+                                               programmes={ids[f"programme_{tag}"]: 1}, catchment=[],
+                                               operators=["m-agent"] if tag == "a" else [], now=utcnow())  # fmt: skip
+                ids[f"point_{tag}"], ids[f"point_id_{tag}"] = f"m-point-{tag}", str(point["id"])
+                ids[f"municipality_{tag}"] = municipality
+                code = distribution.issue_enrolment_code(session, actor=matrix_officer, point_ref=f"m-point-{tag}",
+                                                         ttl_seconds=3600, now=utcnow())["code"]  # fmt: skip
+                keys = DeviceKeys.generate()
+                enrolled = distribution.enrol_device(
+                    session, code=code, public_key=keys.sign_public, box_key=keys.box_public,
+                    signature=keys.sign_key.sign(enrolment_message(code, keys.sign_public, keys.box_public)),
+                    label=f"tablet {tag}", passphrase=PASSPHRASE, now=utcnow())  # fmt: skip
+                ids[f"device_{tag}"] = enrolled["device"]
             sign_head(session, passphrase=PASSPHRASE, now=utcnow())
             session.commit()
         ids["list_id"] = str(conn.execute(text("SELECT min(id) FROM status_lists")).scalar_one())
@@ -320,6 +368,11 @@ def concrete(world: World, method: str, path: str, relation: str) -> tuple[str, 
         "leaf": "999999999" if missing else "0",
         "credential_id": str(uuid.uuid4()) if missing else ids["target_token"],
         "username": "m-nobody" if missing else "m-target",
+        "point": "m-point-nowhere" if missing else ids[f"point_{region}"],
+        "point_id": str(uuid.uuid4()) if missing else ids[f"point_id_{region}"],
+        "device_id": str(uuid.uuid4()) if missing else ids[f"device_{region}"],
+        "escrow_id": str(uuid.uuid4()),
+        "case_id": str(uuid.uuid4()),
     }
     url = re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], path)
     target = "VE-V" if region == "v" else "VE-A"
@@ -355,7 +408,16 @@ def concrete(world: World, method: str, path: str, relation: str) -> tuple[str, 
         },
         ("POST", "/api/v1/users/unlock"): {"username": "m-target"},
         ("PUT", "/api/v1/users/{username}/role"): {"role": "auditor"},
-    }
+        ("POST", "/api/v1/points"): {"code": "m-point-new", "name": "Nuevo", "kind": "school",
+                                     "municipality": ids["municipality_a"], "programmes": {ids["programme_a"]: 0}},
+        ("POST", "/api/v1/devices/{device_id}/state"): {"action": "suspend", "reason": "lost"},
+        ("POST", "/api/v1/devices/enroll"): {"code": "ABCDE-FGHJK", "public_key": "A" * 43, "box_key": "B" * 43,
+                                             "signature": "C" * 86},
+        ("POST", "/api/v1/sync/events"): {"events": []},
+        ("POST", "/api/v1/distribution/escrow"): {"cycle": "2026-11"},
+        ("POST", "/api/v1/escrow/{escrow_id}/point"): {"point": "m-point-a", "reason": "closer to home"},
+        ("POST", "/api/v1/distribution/cases/{case_id}/closure"): {"resolution": "checked with the depot"},
+    }  # fmt: skip
     if (method, path) in bodies:
         kwargs["json"] = bodies[(method, path)]
     if (method, path) == ("POST", "/api/v1/imports"):
@@ -368,6 +430,10 @@ def concrete(world: World, method: str, path: str, relation: str) -> tuple[str, 
         kwargs["params"] = {"leaf": 0, "size": 1}
     if path == "/api/v1/audit/proofs/consistency":
         kwargs["params"] = {"first": 1, "second": 1}
+    if path == "/api/v1/points/{point_id}/manifest":
+        kwargs["params"] = {"device": ids[f"device_{region}"], "since": 0}
+    if path == "/api/v1/distribution/report":
+        kwargs["params"] = {"cycle": "2026-11"}
     if path == "/static":
         url = "/static/vendor/assets.lock.json"
     return url, kwargs
@@ -426,9 +492,13 @@ class TestTheMatrix:
         for method, path, _relation, role, _, response in answers:
             # A card and PIN that do not match answer one code, whatever was wrong (no card enumeration).
             signing_in = ("bad_card_or_pin",) if path == "/api/v1/auth/card-account" else ()
-            if response.status_code == 401 and _code(response) not in ("unauthenticated", "invalid_token", *signing_in):
+            # Device routes answer in the device's own terms: no signature, or a code that opens nothing.
+            device = ("device_unauthenticated",) if path in DEVICE_SIGNED else ()
+            enrolment = ("enrolment_code_invalid",) if path == "/api/v1/devices/enroll" else ()
+            if response.status_code == 401 and _code(response) not in ("unauthenticated", "invalid_token", *signing_in,
+                                                                       *device):  # fmt: skip
                 wrong.append((method, path, role, _code(response)))
-            if response.status_code == 403 and _code(response) != "permission_denied":
+            if response.status_code == 403 and _code(response) not in ("permission_denied", *enrolment):
                 wrong.append((method, path, role, _code(response)))
             if response.status_code >= 400 and not response.headers.get("content-type", "").startswith(PROBLEM_JSON):
                 wrong.append((method, path, role, "not problem+json"))
@@ -561,7 +631,7 @@ class TestAuthentication:
         guarded = {
             (m, p, r)
             for m, p, r, role, expected, _ in answers
-            if role == "anonymous" and expected == "401" and p != "/api/v1/auth/card-account"
+            if role == "anonymous" and expected == "401" and p != "/api/v1/auth/card-account" and p not in DEVICE_SIGNED
         }
         wrong = []
         for method, path, relation in sorted(guarded):
@@ -574,6 +644,16 @@ class TestAuthentication:
                 or "www-authenticate" not in response.headers
             ):
                 wrong.append((method, path, response.status_code, _code(response)))
+        assert wrong == []
+
+    def test_device_routes_ask_for_a_device_signature_whatever_token_is_sent(self, world, answers):
+        wrong = []
+        for method, path, relation, role, _, response in answers:
+            if path in DEVICE_SIGNED and (
+                _code(response) != "device_unauthenticated"
+                or response.headers.get("www-authenticate") != "CarnetDevice"
+            ):
+                wrong.append((method, path, relation, role, response.status_code, _code(response)))
         assert wrong == []
 
     def test_an_unknown_role_string_is_refused_everywhere(self, world):

@@ -52,7 +52,9 @@ async def app_error(request: Request, exc: AppError) -> JSONResponse:
     extra: dict[str, Any] = dict(exc.extra)
     if exc.errors:
         extra["errors"] = [e.as_dict() | {"message": describe(e.code, e.message)} for e in exc.errors]
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+    # Devices sign their requests (distribution/device_auth.py); everyone else presents a bearer token.
+    scheme = "CarnetDevice" if exc.code.startswith("device_") else "Bearer"
+    headers = {"WWW-Authenticate": scheme} if exc.status == 401 else {}
     if exc.status == 429 and "retry_after" in exc.extra:
         headers["Retry-After"] = str(exc.extra["retry_after"])
     response = problem(
