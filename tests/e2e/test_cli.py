@@ -493,6 +493,12 @@ class TestDemo:
             )
         assert "By rule clause" in result.output and "rule version 1" in result.output
         assert "included in an eligibility run" in result.output
+        # The distribution day: two depots, one offline, a card at the wrong point, one case, nothing doubled.
+        assert "deposito-2 refuses a card held at deposito-1: not_in_escrow" in result.output
+        assert "cannot reach the server (server_unreachable)" in result.output
+        assert "every event gets its first answer again (accepted)" in result.output
+        assert "Case over_entitlement at deposito-2" in result.output
+        assert "Distribution, cycle" in result.output
 
 
 class TestAuditVerify:

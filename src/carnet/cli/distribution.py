@@ -223,15 +223,7 @@ def report(
     if as_json:
         _print_json(found)
         return
-    table = Table(t("Point"), t("Programme"), t("Entitled"), t("Redeemed"), t("Share"), t("Exceptions"),
-                  t("Open cases"), title=t("Distribution, cycle {cycle}", cycle=cycle))  # fmt: skip
-    for line in found["lines"]:
-        share = line["redeemed"] / line["entitled"] if line["entitled"] else 0.0
-        bar = "█" * round(20 * min(share, 1.0))
-        table.add_row(line["point"], line["programme"], f"{line['entitled']:,}", f"{line['redeemed']:,}",
-                      f"[green]{bar:<20}[/] {share:.0%}", str(line["exceptions"]),
-                      f"[red]{line['open_cases']}[/]" if line["open_cases"] else "0")  # fmt: skip
-    console.print(table)
+    console.print(report_table(found))
     for programme, count in sorted(found["unassigned"].items()):
         console.print(t("{programme}: {count} entitlements held by no point", programme=programme, count=count),
                       style="yellow")  # fmt: skip
@@ -241,3 +233,16 @@ def report(
         elif device["hours_since_sync"] > 24:
             console.print(t("Device {device} at {point}: last sync {hours_since_sync} h ago", **device),
                           style="yellow")  # fmt: skip
+
+
+def report_table(report: dict[str, Any]) -> Table:
+    """The reconciliation of a cycle as a table with a bar per line: the share of the entitled handed over."""
+    table = Table(t("Point"), t("Programme"), t("Entitled"), t("Redeemed"), t("Share"), t("Exceptions"),
+                  t("Open cases"), title=t("Distribution, cycle {cycle}", cycle=report["cycle"]))  # fmt: skip
+    for line in report["lines"]:
+        share = line["redeemed"] / line["entitled"] if line["entitled"] else 0.0
+        bar = "█" * max(1 if line["redeemed"] else 0, round(20 * min(share, 1.0)))
+        table.add_row(line["point"], line["programme"], f"{line['entitled']:,}", f"{line['redeemed']:,}",
+                      f"[green]{bar:<20}[/] {share:.1%}", str(line["exceptions"]),
+                      f"[red]{line['open_cases']}[/]" if line["open_cases"] else "0")  # fmt: skip
+    return table

@@ -6,7 +6,7 @@ import json
 import shutil
 import time
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -22,6 +22,7 @@ from carnet.cli import programs as programs_cli
 from carnet.cli import registry as registry_cli
 from carnet.cli import users as users_cli
 from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
+from carnet.cli.demo_distribution import show_distribution
 from carnet.config import get_settings
 from carnet.credentials.printing import PrintableCard, card_sheet_pdf, qr_png
 from carnet.db.migrate import upgrade_to_head
@@ -272,7 +273,8 @@ def demo(
             console.print(f"  {username:16} {role:10} {region or '':6} {password}")
     passphrase = demo_passphrase(demo_dir, config.key_passphrase)
     person_id = show_cards(demo_dir, passphrase)
-    show_programs(person_id, passphrase)
+    cycle = show_programs(person_id, passphrase)
+    show_distribution(demo_dir, cycle=cycle)
     show_audit(passphrase, person_id)
     if no_serve:
         return
@@ -350,14 +352,14 @@ def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
 FOOD_BOX = "food_box"  # the example programme whose explanation the demo shows
 
 
-def show_programs(person_id, passphrase: str) -> None:  # type: ignore[no-untyped-def]
-    """The demo's programmes: the four examples for next month, each previewed, proposed and approved by a second
-    officer; one person's explanation."""
+def show_programs(person_id, passphrase: str) -> str:  # type: ignore[no-untyped-def]
+    """The demo's programmes: the four examples for this month, each previewed, proposed and approved by a second
+    officer; one person's explanation. The cycle."""
     from carnet.access.service import actor_for_username
     from carnet.programs import service as programs
 
     console.rule(t("Programmes"))
-    cycle = f"{(utcnow().replace(day=1) + timedelta(days=32)):%Y-%m}"
+    cycle = f"{utcnow():%Y-%m}"
     with transaction() as session:
         ana, luis = (
             actor_for_username(session, username=name, role="program_officer", request_id="demo", purpose="eligibility")
@@ -380,6 +382,7 @@ def show_programs(person_id, passphrase: str) -> None:  # type: ignore[no-untype
         found = programs.explain_for_person(session, actor=replace(ana, purpose="appeal"), code=FOOD_BOX,
                                             person_id=person_id, now=utcnow())  # fmt: skip
     programs_cli.print_explanation(found)
+    return cycle
 
 
 def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-def]

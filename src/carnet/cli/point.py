@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -13,16 +12,15 @@ from rich.table import Table
 
 from carnet.cli.common import console, handle_errors, settings
 from carnet.credentials.qr_image import read_card_text
-from carnet.distribution.protocol import enrolment_message, normalise_code
 from carnet.kit.csvsafe import write_private
-from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
 from carnet.kit.ids import uuid7
 from carnet.point.agent import PointAgent
-from carnet.point.client import ServerLink, unb64
+from carnet.point.client import ServerLink
 from carnet.point.keys import DeviceKeys
 from carnet.point.receipt import receipt_lines, receipt_pdf
-from carnet.point.store import Identity, PointStore
+from carnet.point.store import PointStore
+from carnet.point.sync import enrol
 from carnet.point.sync import pull as pull_manifest
 from carnet.point.sync import sync as sync_events
 
@@ -55,31 +53,22 @@ def enroll(
     data_dir: Path | None = DATA_DIR,
 ) -> None:
     """Enrol this device at its point: make its keys, prove them with the code, keep them sealed."""
-    config = settings()
-    store = _store(data_dir)
-    if store.enrolled():
-        raise AppError(message=f"{store.path} already holds an enrolled device", code="point_already_enrolled")
-    keys = DeviceKeys.generate()
-    sealed = keys.seal(config.point_passphrase or "")  # refuses a missing or short passphrase before any request
-    canonical = normalise_code(code)
-    proof = keys.sign_key.sign(enrolment_message(canonical, keys.sign_public, keys.box_public))
-    answer = ServerLink(url).enroll(code=canonical, public_key=keys.sign_public, box_key=keys.box_public,
-                                    signature=proof, label=label)  # fmt: skip
-    identity = Identity(uuid.UUID(answer["device"]), uuid.UUID(answer["point"]), answer["point_name"], url.rstrip("/"),
-                        sealed, unb64(answer["trusted"]), _device_now())  # fmt: skip
-    store.save_identity(identity)
-    console.print(t("Enrolled at {point}: device {device}.", point=answer["point_name"], device=answer["device"]))
-    skew = _device_now() - int(answer["server_time"])
+    identity, skew = enrol(_store(data_dir), ServerLink(url), code=code, passphrase=settings().point_passphrase,
+                           label=label, now=_device_now())  # fmt: skip
+    console.print(t("Enrolled at {point}: device {device}.", point=identity.point_name, device=identity.device_id))
     if abs(skew) > 300:
         console.print(t("Warning: this device's clock is {seconds} s off the server's.", seconds=skew), style="yellow")
 
 
 @app.command("pull")
 @handle_errors
-def pull(data_dir: Path | None = DATA_DIR) -> None:
+def pull(
+    cycle: str | None = typer.Option(None, "--cycle", help="YYYY-MM (default: the server's current month)"),
+    data_dir: Path | None = DATA_DIR,
+) -> None:
     """Fetch this device's newest manifest (a small delta when it can); offline, keep working with the one held."""
     agent = _agent(data_dir)
-    version = pull_manifest(agent, ServerLink(agent.identity.server_url), now=_device_now())
+    version = pull_manifest(agent, ServerLink(agent.identity.server_url), now=_device_now(), cycle=cycle)
     if version is None:
         console.print(t("The manifest held is current."))
     else:

@@ -535,3 +535,21 @@ def cash_programmes(session: Session, codes: Sequence[str]) -> set[str]:
 def sync_row(session: Session, sync_id: uuid.UUID) -> DeviceSync | None:
     """One sync."""
     return session.get(DeviceSync, sync_id)
+
+
+def busiest_municipalities(session: Session, *, cycle: str, programme: str, limit: int) -> list[str]:
+    """The municipalities with the most published entitlements of a programme in a cycle."""
+    municipality_of = func.coalesce(Household.municipality_code, Household.region_code)
+    query = (
+        select(municipality_of, func.count())
+        .select_from(Entitlement)
+        .join(EligibilityRun, and_(EligibilityRun.id == Entitlement.run_id, EligibilityRun.status == "published"))
+        .join(Program, and_(Program.id == Entitlement.program_id, Program.code == programme))
+        .outerjoin(Person, and_(Entitlement.unit == "person", Person.id == Entitlement.unit_id))
+        .join(Household, Household.id == _unit_household())
+        .where(Entitlement.cycle == cycle)
+        .group_by(municipality_of)
+        .order_by(func.count().desc(), municipality_of)
+        .limit(limit)
+    )
+    return [row[0] for row in session.execute(query)]

@@ -352,6 +352,10 @@ def manifest_policy_from(settings: Any) -> ManifestPolicy:
                           stale_action=settings.point_stale_action)  # fmt: skip
 
 
+def _cycle_start(cycle: str) -> datetime:
+    return datetime(int(cycle[:4]), int(cycle[5:]), 1, tzinfo=UTC)
+
+
 def _cycle_end(cycle: str) -> datetime:
     year, month = int(cycle[:4]), int(cycle[5:])
     return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
@@ -425,11 +429,13 @@ def manifest_for(
     key_record, key = _distribution_key(session, passphrase=passphrase, now=now)
     tokens = [cards.status_list_token(session, list_id=list_id, policy=card_policy, passphrase=passphrase, now=now)
               for list_id in sorted(lists)]  # fmt: skip
-    not_after = min(now + timedelta(seconds=policy.ttl_seconds), cycle_end)
+    # A manifest pulled ahead of its cycle starts with the cycle, and lives its time-to-live from then.
+    not_after = min(max(now, _cycle_start(cycle)) + timedelta(seconds=policy.ttl_seconds), cycle_end)
     issued = int(now.timestamp())
     manifest = Manifest(
         point_id=device.point_id, device_id=device.id, cycle=cycle, version=version, base=base, issued_at=issued,
-        not_before=issued - 300, not_after=int(not_after.timestamp()), through=device.chain_seq, escrow=entries,
+        not_before=max(issued - 300, int(_cycle_start(cycle).timestamp())), not_after=int(not_after.timestamp()),
+        through=device.chain_seq, escrow=entries,
         dropped=dropped, pins=new_pins, status_lists=tuple(tokens),
         issuer_keys=cards.published_key_set(session, now=now, form="cose"),  # type: ignore[arg-type]
         policy=Policy(stale_after=policy.stale_after, stale_action=policy.stale_action,
@@ -715,3 +721,19 @@ def redemption_by_receipt(session: Session, code: str) -> Redemption | None:
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def busiest_municipalities(session: Session, *, cycle: str, programme: str, limit: int) -> list[str]:
+    """Where a programme has the most entitlements in a cycle: where points are needed first."""
+    return repo.busiest_municipalities(session, cycle=cycle, programme=programme, limit=limit)
+
+
+def escrowed_cards(session: Session, *, point_code: str, cycle: str, limit: int) -> list[uuid.UUID]:
+    """One card of each of the first entitlements a point holds (for the demo and for drills)."""
+    point = repo.point_by_code(session, point_code)
+    if point is None:
+        raise NotFound(f"no point {point_code!r}", code="point_not_found")
+    firsts: dict[uuid.UUID, uuid.UUID] = {}
+    for escrow_id, card_id, _ in sorted(repo.escrow_cards(session, point_id=point.id, cycle=cycle)):
+        firsts.setdefault(escrow_id, card_id)
+    return [firsts[k] for k in sorted(firsts)[:limit]]

@@ -114,10 +114,13 @@ class ServerLink:
         return self._send(method, path, body, headers)
 
     def manifest(
-        self, *, point_id: uuid.UUID, device_id: uuid.UUID, since: int, sign: Callable[[bytes], bytes], now: int
-    ) -> bytes | None:
+        self, *, point_id: uuid.UUID, device_id: uuid.UUID, since: int, sign: Callable[[bytes], bytes], now: int,
+        cycle: str | None = None,
+    ) -> bytes | None:  # fmt: skip
         """The newest manifest for this device (a delta from `since` when the server can), or None if none is newer."""
         path = f"/api/v1/points/{point_id}/manifest?device={device_id}&since={since}"
+        if cycle is not None:
+            path += f"&cycle={cycle}"
         answer = self.signed("GET", path, device_id=device_id, sign=sign, now=now)
         if answer.status == 204:
             return None

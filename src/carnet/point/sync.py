@@ -7,8 +7,12 @@ from dataclasses import dataclass, field
 
 from carnet.credentials.keyset import parse_cose_key_set
 from carnet.distribution.manifest import ManifestError, apply, read_manifest
+from carnet.distribution.protocol import enrolment_message, normalise_code
+from carnet.kit.errors import AppError
 from carnet.point.agent import PointAgent
-from carnet.point.client import ServerLink
+from carnet.point.client import ServerLink, unb64
+from carnet.point.keys import DeviceKeys
+from carnet.point.store import Identity, PointStore
 
 BATCH = 500
 ACKNOWLEDGED = ("accepted", "replayed", "forked")
@@ -25,13 +29,33 @@ class SyncReport:
     server_time: int | None = None
 
 
-def pull(agent: PointAgent, link: ServerLink, *, now: int) -> int | None:
+def enrol(
+    store: PointStore, link: ServerLink, *, code: str, passphrase: str | None, label: str | None, now: int
+) -> tuple[Identity, int]:
+    """Make this device's keys, prove them with the one-time code, keep them sealed; its identity and clock skew."""
+    if store.enrolled():
+        raise AppError(message=f"{store.path} already holds an enrolled device", code="point_already_enrolled")
+    keys = DeviceKeys.generate()
+    sealed = keys.seal(passphrase or "")  # refuses a missing or short passphrase before any request
+    canonical = normalise_code(code)
+    proof = keys.sign_key.sign(enrolment_message(canonical, keys.sign_public, keys.box_public))
+    answer = link.enroll(code=canonical, public_key=keys.sign_public, box_key=keys.box_public, signature=proof,
+                         label=label)  # fmt: skip
+    identity = Identity(uuid.UUID(answer["device"]), uuid.UUID(answer["point"]), answer["point_name"], link.base_url,
+                        sealed, unb64(answer["trusted"]), now)  # fmt: skip
+    store.save_identity(identity)
+    return identity, now - int(answer["server_time"])
+
+
+def pull(agent: PointAgent, link: ServerLink, *, now: int, cycle: str | None = None) -> int | None:
     """Fetch and keep the newest manifest for this device; its version, or None when nothing was newer."""
     identity = agent.identity
-    held = max((h.version for h in agent.holdings().values()), default=0)
+    holdings = agent.holdings()
+    held = holdings[cycle].version if cycle in holdings else 0 if cycle else max(
+        (h.version for h in holdings.values()), default=0)  # fmt: skip
     for since in (held, 0) if held else (0,):
         data = link.manifest(point_id=identity.point_id, device_id=identity.device_id, since=since,
-                             sign=agent.keys.sign_key.sign, now=now)  # fmt: skip
+                             sign=agent.keys.sign_key.sign, now=now, cycle=cycle)  # fmt: skip
         if data is None:
             return None
         manifest = read_manifest(data, trusted=parse_cose_key_set(identity.trusted), device_id=identity.device_id,
