@@ -38,7 +38,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-class _Server:
+class LocalServer:
     """The Carnet server on a local port, in a thread, for the tablets to reach."""
 
     def __init__(self) -> None:
@@ -89,7 +89,7 @@ def show_distribution(demo_dir: Path, *, cycle: str) -> None:
     console.print(t("Two depots in {a} and {b}; {n} food-box entitlements placed in escrow, {m} held by no point.",
                     a=busiest[0], b=busiest[1], n=f"{placed['assigned']:,}",
                     m=f"{placed['without_point']:,}"))  # fmt: skip
-    server = _Server()
+    server = LocalServer()
     agents: dict[str, PointAgent] = {}
     try:
         for number in (1, 2):
@@ -119,7 +119,7 @@ def show_distribution(demo_dir: Path, *, cycle: str) -> None:
     console.print(report_table(report))
 
 
-def _day(demo_dir: Path, agents: dict[str, PointAgent], server: _Server, cycle: str) -> None:
+def _day(demo_dir: Path, agents: dict[str, PointAgent], server: LocalServer, cycle: str) -> None:
     pins = _pins(demo_dir / "cards" / "pins.csv")
     online, offline = agents["deposito-1"], agents["deposito-2"]
     dead = ServerLink(f"http://127.0.0.1:{_free_port()}")  # depot 2's network is down all day
