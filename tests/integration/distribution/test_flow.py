@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from carnet.distribution import repository, service
 from carnet.kit.errors import AppError
 from tests.conftest import count_rows
-from tests.integration.distribution.world import ANA, CYCLE, NOW, build, enrol, pull, push
+from tests.integration.distribution.world import (
+    ANA,
+    CYCLE,
+    MANIFESTS,
+    NOW,
+    PASSPHRASE,
+    POLICY,
+    build,
+    enrol,
+    pull,
+    push,
+)
 
 pytestmark = pytest.mark.db
 
@@ -23,7 +36,7 @@ def test_every_published_entitlement_is_held_by_exactly_one_point(session, world
     assert world.at("depot-a") and world.at("depot-b")
     assert count_rows(session, "escrow") == count_rows(session, "escrow", "point_id IS NOT NULL")
     duplicates = session.execute(
-        __import__("sqlalchemy").text("SELECT entitlement_id FROM escrow GROUP BY entitlement_id HAVING count(*) > 1")
+        text("SELECT entitlement_id FROM escrow GROUP BY entitlement_id HAVING count(*) > 1")
     ).all()
     assert duplicates == []
     again = service.assign_escrow(session, actor=ANA, cycle=CYCLE, now=NOW)
@@ -81,9 +94,50 @@ def test_the_same_card_at_two_points_is_served_once_and_the_second_is_a_case(ses
     push(session, b, now=NOW + timedelta(hours=1))
     assert count_rows(session, "redemptions") == 2
     assert count_rows(session, "redemptions", "counted = :t", t=True) == 1
-    kinds = [row[0] for row in session.execute(__import__("sqlalchemy").text("SELECT kind FROM distribution_cases"))]
+    kinds = [row[0] for row in session.execute(text("SELECT kind FROM distribution_cases"))]
     assert kinds == ["over_entitlement"]
     report = service.reconciliation(session, cycle=CYCLE, now=NOW + timedelta(hours=2))
     lines = {line["point"]: line for line in report["lines"]}
     assert lines["depot-a"]["redeemed"] == 1 and lines["depot-b"]["exceptions"] == 1
     assert lines["depot-b"]["open_cases"] == 1
+
+
+def test_a_manifest_names_no_person_or_household_only_cards_and_escrow_ids(session, world, tmp_path):
+    agent = enrol(session, world, "depot-a", tmp_path / "a")
+    device = repository.device(session, agent.identity.device_id)
+    data = service.manifest_for(session, device=device, cycle=CYCLE, since=0, policy=MANIFESTS, card_policy=POLICY,
+                                passphrase=PASSPHRASE, now=NOW)  # fmt: skip
+    registry_ids = [
+        row[0] for row in session.execute(text("SELECT id FROM persons UNION ALL SELECT id FROM households"))
+    ]
+    for value in registry_ids:
+        found = uuid.UUID(str(value)) if not isinstance(value, uuid.UUID) else value
+        assert found.bytes not in data and found.hex.encode() not in data and str(found).encode() not in data
+    entitlement_ids = [row[0] for row in session.execute(text("SELECT id FROM escrow"))]
+    assert entitlement_ids  # the escrow ids it names are random, not the entitlements' row numbers
+    held = agent.holdings() if pull(session, agent) else {}
+    assert set(held[CYCLE].escrow) <= {
+        uuid.UUID(str(v)) if not isinstance(v, uuid.UUID) else v for v in entitlement_ids
+    }
+
+
+def test_publishing_a_run_places_its_entitlements_and_a_moved_one_is_logged(session, world, tmp_path):
+    first = world.at("depot-a")[0]
+    escrow_id = session.execute(
+        text("SELECT x.id FROM escrow x JOIN entitlements e ON e.id = x.entitlement_id "
+             "JOIN persons p ON p.household_id = e.unit_id WHERE p.id = :p"), {"p": _db_id(session, first.person_id)}
+    ).scalar_one()  # fmt: skip
+    moved = service.reassign_escrow(session, actor=ANA, escrow_id=uuid.UUID(str(escrow_id)), point_ref="depot-b",
+                                    reason="moved to her daughter's town", now=NOW)  # fmt: skip
+    assert moved["point"] == "depot-b"
+    assert count_rows(session, "audit_entries") > 0
+    changes = [row[0] for row in session.execute(text("SELECT body FROM audit_entries"))]
+    assert any(b"distribution.escrow_moved" in bytes(body) for body in changes)
+    with pytest.raises(AppError) as refused:
+        service.reassign_escrow(session, actor=ANA, escrow_id=uuid.UUID(str(escrow_id)), point_ref="depot-b",
+                                reason=" ", now=NOW)  # fmt: skip
+    assert refused.value.code == "reason_required"
+
+
+def _db_id(session, value: uuid.UUID):  # type: ignore[no-untyped-def]
+    return value.hex if session.get_bind().dialect.name == "sqlite" else value
