@@ -196,9 +196,10 @@ def person_log(
 
     settings()
     with transaction() as session:
-        person_id = resolve_person(session, person)
+        actor = operator("data_subject_request")
+        person_id = resolve_person(session, person, actor=actor)
         log = registry_service.access_log(
-            session, actor=operator("data_subject_request"), person_id=person_id, now=utcnow(),
+            session, actor=actor, person_id=person_id, now=utcnow(),
             cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
         )  # fmt: skip
     if as_json:

@@ -252,10 +252,8 @@ def demo(
     import secrets
 
     with transaction() as session:
-        from carnet.access import repository as access_repo
-
         for username, role, region in accounts:
-            if access_repo.user_by_username(session, username) is not None:
+            if access_service.username_taken(session, username):
                 continue
             password = secrets.token_urlsafe(12)
             access_service.create_user(
