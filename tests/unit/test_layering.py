@@ -85,3 +85,17 @@ def test_every_ignored_import_says_why():
         elif inside and stripped.startswith('"') and not lines[number - 2].strip().startswith("#"):
             unexplained.append(f"pyproject.toml:{number}: {stripped}")
     assert not unexplained, "an ignored import needs a comment above it saying why: " + "; ".join(unexplained)
+
+
+def test_no_boundary_assembles_a_persons_bulk_operations_itself():
+    # flows/data_subject.py is their one home; a boundary that lists them by hand forgets one sooner or later.
+    named = re.compile(r"\b(card_cohorts|program_cohorts|import_cohorts|access_log_sources)\b|\bcohorts=")
+    src = ROOT / "src" / "carnet"
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for folder in ("web", "cli")
+        for path in sorted((src / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if named.search(line)
+    ]
+    assert not found, "call carnet.flows.data_subject instead: " + ", ".join(found)

@@ -12,13 +12,12 @@ from rich.table import Table
 from carnet.audit import service
 from carnet.audit.export import check_export
 from carnet.cli.common import console, err_console, handle_errors, operator, settings, transaction
-from carnet.credentials.service import card_cohorts
+from carnet.flows import data_subject
 from carnet.flows.history_check import check_history
 from carnet.kit import signing
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
-from carnet.programs.service import program_cohorts
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -192,16 +191,12 @@ def person_log(
 ) -> None:
     """Who accessed a person's data (a data subject request at an office; the lookup is itself logged)."""
     from carnet.cli.registry import resolve_person
-    from carnet.registry import service as registry_service
 
     settings()
     with transaction() as session:
         actor = operator("data_subject_request")
         person_id = resolve_person(session, person, actor=actor)
-        log = registry_service.access_log(
-            session, actor=actor, person_id=person_id, now=utcnow(),
-            cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
-        )  # fmt: skip
+        log = data_subject.access_log(session, actor=actor, person_id=person_id, now=utcnow())
     if as_json:
         typer.echo(json.dumps(log, default=str))
         return

@@ -381,8 +381,7 @@ def show_programs(person_id, passphrase: str) -> None:  # type: ignore[no-untype
 def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-def]
     """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
     from carnet.audit.service import sign_head, verify_log
-    from carnet.credentials.service import card_cohorts
-    from carnet.programs.service import program_cohorts
+    from carnet.flows import data_subject
 
     console.rule(t("Audit log"))
     with transaction() as session:
@@ -392,10 +391,9 @@ def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-d
         head = sign_head(session, passphrase=passphrase, now=utcnow())
     with transaction() as session:
         verified = verify_log(session)
-        log = registry_service.access_log(
-            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow(),
-            cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
-        )  # fmt: skip
+        log = data_subject.access_log(
+            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow()
+        )
     console.print(t("Signed tree head: {n} entries, root {root}", n=f"{head.size:,}", root=head.root.hex()))
     console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
     console.print(audit_cli.access_log_table(person_id, log))

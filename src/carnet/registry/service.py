@@ -363,11 +363,10 @@ def access_log(
 ) -> dict[str, Any]:
     """Everyone who accessed this person's data, with proofs; reading it is itself recorded.
 
-    `cohorts` names the bulk operations of other domains that included the person (a card issue run).
+    `cohorts` names the bulk operations that included the person (their import, card issue runs, eligibility
+    runs): bulk operations appear through their cohort, one entry each. `flows.data_subject` gathers them.
     """
     person = _person_in_scope(session, actor, person_id)
-    # Bulk operations that included the person appear through their cohort (one entry per operation).
-    cohorts = [*([f"import:{person.import_id}"] if person.import_id else []), *cohorts]
     view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts, today=now.date())
     # Each access names the account that made it and who created that account, how and where, as the
     # signed entry names it: an account made to read a record unseen shows up here with its maker.
@@ -381,6 +380,12 @@ def access_log(
         now=now,
     )  # fmt: skip
     return view
+
+
+def import_cohorts(session: Session, person_id: uuid.UUID) -> list[str]:
+    """The import run that created a person, as the cohort reference of their access log (none if registered)."""
+    person = repo.get_person(session, person_id, region_scope=None)
+    return [f"import:{person.import_id}"] if person is not None and person.import_id else []
 
 
 def _entry_user(body: str) -> uuid.UUID | None:
