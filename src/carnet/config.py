@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     key_passphrase: str | None = Field(
         default=None, repr=False, description="encrypts the private signing keys stored in the database"
     )
+    witness_passphrase: str | None = Field(
+        default=None, repr=False, description="encrypts an oversight body's witness key file (`carnet audit witness`)"
+    )
     point_dir: Path = Field(
         default=Path("./carnet-point"), description="the point agent's own store (one directory per point)"
     )

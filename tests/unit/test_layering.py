@@ -99,3 +99,21 @@ def test_no_boundary_assembles_a_persons_bulk_operations_itself():
         if named.search(line)
     ]
     assert not found, "call carnet.flows.data_subject instead: " + ", ".join(found)
+
+
+# The one module besides config.py that touches the environment, and why: pg_dump and pg_restore run as child
+# processes and inherit it (PATH, PG* variables) with the password added; no setting of Carnet is read from it.
+PASSES_THE_ENVIRONMENT_ON = {"src/carnet/flows/backup.py"}
+
+
+def test_only_config_reads_the_environment():
+    reads = re.compile(r"\bos\.environ\b|\bgetenv\(|\bfrom os import .*\benviron\b")
+    src = ROOT / "src" / "carnet"
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted(src.rglob("*.py"))
+        if path != src / "config.py" and str(path.relative_to(ROOT)) not in PASSES_THE_ENVIRONMENT_ON
+        for number, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+        if reads.search(line)
+    ]
+    assert not found, "add a field to carnet.config.Settings instead: " + ", ".join(found)

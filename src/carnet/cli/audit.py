@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -117,8 +116,9 @@ def new_witness_key(
     out: Path = typer.Option(..., dir_okay=False, help="where to write the encrypted private key"),
 ) -> None:
     """Make a witness key pair (for the oversight body); the private key is encrypted with CARNET_WITNESS_PASSPHRASE."""
+    config = settings()
     key = signing.generate()
-    out.write_bytes(signing.encrypt(key, os.environ.get("CARNET_WITNESS_PASSPHRASE")))
+    out.write_bytes(signing.encrypt(key, config.witness_passphrase))
     out.chmod(0o600)
     public = out.with_suffix(".pub.pem")
     public.write_bytes(signing.public_pem(key.public_raw))
@@ -150,8 +150,7 @@ def witness(
 
     With --check, a head you never saw is checked against every head you countersigned; exit 1 on a split view.
     """
-    settings()
-    signer = signing.decrypt(key.read_bytes(), os.environ.get("CARNET_WITNESS_PASSPHRASE"))
+    signer = signing.decrypt(key.read_bytes(), settings().witness_passphrase)
     if check is not None:
         try:
             presented = service.PresentedHead.parse(json.loads(check.read_text("utf-8")))

@@ -21,7 +21,7 @@ from carnet.cli import programs as programs_cli
 from carnet.cli import registry as registry_cli
 from carnet.cli import users as users_cli
 from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
-from carnet.config import get_settings
+from carnet.config import Settings
 from carnet.credentials.printing import PrintableCard, card_sheet_pdf, qr_png
 from carnet.db.migrate import upgrade_to_head
 from carnet.kit.actor import system_actor
@@ -150,11 +150,15 @@ def serve(
     port: int | None = typer.Option(None, help="default 8000"),
 ) -> None:
     """Serve the API."""
+    run_server(settings(), host=host, port=port)
+
+
+def run_server(config: Settings, *, host: str | None, port: int | None) -> None:
+    """The HTTP server on `config` until interrupted."""
     import uvicorn
 
     from carnet.web.app import create_app
 
-    config = settings()
     uvicorn.run(create_app(config), host=host or config.host, port=port or config.port, log_level="info")
 
 
@@ -282,12 +286,12 @@ def demo(
             url=url,
         )
     )
-    serve(host=None, port=None)
+    # The server signs tree heads and issues cards with the demo's passphrase, handed over in its settings.
+    run_server(config.model_copy(update={"key_passphrase": passphrase}), host=None, port=None)
 
 
 def demo_passphrase(demo_dir: Path, passphrase: str | None) -> str:
     """The key passphrase of the demo: the configured one, or one kept in the demo folder and used by the server."""
-    import os
     import secrets
 
     if passphrase:
@@ -298,9 +302,7 @@ def demo_passphrase(demo_dir: Path, passphrase: str | None) -> str:
         secret_file.write_text(secrets.token_urlsafe(18))
         secret_file.chmod(0o600)
     console.print(t("Demo key passphrase kept in {path}", path=secret_file))
-    os.environ["CARNET_KEY_PASSPHRASE"] = secret_file.read_text().strip()
-    get_settings.cache_clear()
-    return os.environ["CARNET_KEY_PASSPHRASE"]
+    return secret_file.read_text().strip()
 
 
 def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
