@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     enrolment_code_ttl_seconds: int = Field(
         default=86400, ge=300, le=30 * 86400, description="how long a device enrolment code stays usable"
     )
+    witness_passphrase: str | None = Field(
+        default=None, repr=False, description="encrypts an oversight body's witness key file (`carnet audit witness`)"
+    )
     point_dir: Path = Field(
         default=Path("./carnet-point"), description="the point agent's own store (one directory per point)"
     )

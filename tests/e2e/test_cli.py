@@ -625,7 +625,7 @@ class TestSealedRead:
                "--order", "TSJ-2026-17")  # fmt: skip
         log = json.loads(carnet("audit", "log", "--person", cedula, "--json").output)
         sealed = [e for e in log["entries"] if e["sealed"]]
-        assert len(sealed) == 2  # the record and its history
+        assert len(sealed) == 3  # the cédula looked up, the record and its history
         assert all(e["purpose"] is None and e["office"] is None and "TSJ" not in e["entry"] for e in sealed)
         assert "sealed until 2099-01-01" in carnet("audit", "log", "--person", cedula).output
         assert json.loads(carnet("audit", "verify", "--json").output)["ok"]

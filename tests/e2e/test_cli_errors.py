@@ -67,3 +67,8 @@ def test_a_workbook_that_is_not_a_zip_is_unreadable_input(store, tmp_path):  # n
     path.write_text("given_names,family_names\n")
     done = carnet(store, "registry", "import", str(path))
     assert done.returncode == 3 and "(unreadable_file)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_person_reference_that_is_neither_an_id_nor_a_cedula_is_refused_by_field(store):  # noqa: F811
+    done = carnet(store, "registry", "show", "J-12")
+    assert done.returncode == 2 and "(invalid_national_id)" in done.stderr and "Traceback" not in done.stderr

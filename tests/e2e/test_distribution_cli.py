@@ -58,7 +58,7 @@ def ministry(store, tmp_path, monkeypatch):  # noqa: F811
 
 
 def test_enrol_pull_redeem_sync_report_suspend(ministry, store, tmp_path, monkeypatch):  # noqa: F811
-    server = LocalServer()
+    server = LocalServer(get_settings())
     try:
         code_line = carnet("distribution", "devices", "code", "depot-1").output
         code = code_line.split(": ")[1].split(" ")[0]

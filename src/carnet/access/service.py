@@ -220,6 +220,16 @@ def origin_details(user: User) -> dict[str, str | None]:
             "created_office": user.created_office}  # fmt: skip
 
 
+def list_users(session: Session) -> list[User]:
+    """Every account, by username."""
+    return repo.list_users(session)
+
+
+def username_taken(session: Session, username: str) -> bool:
+    """Whether an account already has this username."""
+    return repo.user_by_username(session, username) is not None
+
+
 def user_named(session: Session, username: str) -> User:
     """The account with this username, or 404."""
     user = repo.user_by_username(session, username)

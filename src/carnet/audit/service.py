@@ -619,15 +619,26 @@ def register_witness(session: Session, *, public_pem: bytes, holder: str, now: d
     return key
 
 
+def latest_head(session: Session) -> TreeHead:
+    """The newest signed tree head, or 404 before the first one is signed."""
+    head = repo.latest_head(session)
+    if head is None:
+        raise NotFound("no tree head has been signed yet", code="no_tree_head")
+    return head
+
+
+def log_keys(session: Session) -> list[AuditKey]:
+    """The public keys of the log and of its witnesses, retired ones included."""
+    return list(repo.keys_by_kid(session).values())
+
+
 def witness_latest_head(session: Session, *, key: signing.SigningKey, now: datetime) -> HeadWitness:
     """Countersign the newest head, after checking its signature and its consistency with the last one witnessed."""
     keys = repo.keys_by_kid(session)
     registered = keys.get(key.kid)
     if registered is None or registered.role != "witness" or registered.retired_at is not None:
         raise AppError(f"key {key.kid} is not a registered witness key", code="unknown_witness_key", status=403)
-    head = repo.latest_head(session)
-    if head is None:
-        raise NotFound("no tree head has been signed yet", code="no_tree_head")
+    head = latest_head(session)
     if not head_is_signed(head, keys):
         raise AppError(f"tree head {head.id} is not validly signed", code="bad_head_signature", status=409)
     previous = repo.last_witnessed_head(session, key.kid)

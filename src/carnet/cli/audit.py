@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -12,13 +11,12 @@ from rich.table import Table
 from carnet.audit import service
 from carnet.audit.export import check_export
 from carnet.cli.common import console, err_console, handle_errors, operator, settings, transaction
-from carnet.credentials.service import card_cohorts
+from carnet.flows import data_subject
 from carnet.flows.history_check import check_history
 from carnet.kit import signing
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
-from carnet.programs.service import program_cohorts
 
 app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -118,8 +116,9 @@ def new_witness_key(
     out: Path = typer.Option(..., dir_okay=False, help="where to write the encrypted private key"),
 ) -> None:
     """Make a witness key pair (for the oversight body); the private key is encrypted with CARNET_WITNESS_PASSPHRASE."""
+    config = settings()
     key = signing.generate()
-    out.write_bytes(signing.encrypt(key, os.environ.get("CARNET_WITNESS_PASSPHRASE")))
+    out.write_bytes(signing.encrypt(key, config.witness_passphrase))
     out.chmod(0o600)
     public = out.with_suffix(".pub.pem")
     public.write_bytes(signing.public_pem(key.public_raw))
@@ -151,8 +150,7 @@ def witness(
 
     With --check, a head you never saw is checked against every head you countersigned; exit 1 on a split view.
     """
-    settings()
-    signer = signing.decrypt(key.read_bytes(), os.environ.get("CARNET_WITNESS_PASSPHRASE"))
+    signer = signing.decrypt(key.read_bytes(), settings().witness_passphrase)
     if check is not None:
         try:
             presented = service.PresentedHead.parse(json.loads(check.read_text("utf-8")))
@@ -192,15 +190,12 @@ def person_log(
 ) -> None:
     """Who accessed a person's data (a data subject request at an office; the lookup is itself logged)."""
     from carnet.cli.registry import resolve_person
-    from carnet.registry import service as registry_service
 
     settings()
     with transaction() as session:
-        person_id = resolve_person(session, person)
-        log = registry_service.access_log(
-            session, actor=operator("data_subject_request"), person_id=person_id, now=utcnow(),
-            cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
-        )  # fmt: skip
+        actor = operator("data_subject_request")
+        person_id = resolve_person(session, person, actor=actor)
+        log = data_subject.access_log(session, actor=actor, person_id=person_id, now=utcnow())
     if as_json:
         typer.echo(json.dumps(log, default=str))
         return
@@ -230,4 +225,6 @@ def _bulk_action(cohort: str | None) -> str:
         return t("included in a card issue run")
     if cohort and cohort.startswith("run:"):
         return t("included in an eligibility run")
+    if cohort and cohort.startswith("sync:"):
+        return t("a hand-over recorded at a distribution point")
     return t("included in a bulk import")

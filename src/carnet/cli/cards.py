@@ -130,8 +130,10 @@ def issue(
     started = time.perf_counter()
     with mailer_file(mailers) as letters:
         with transaction() as session:
-            scope = IssueScope(region_code=region, person_id=resolve_person(session, person) if person else None)
-            run = issue_with_progress(session, actor=operator("registration"), scope=scope, config=config,
+            actor = operator("registration")
+            scope = IssueScope(region_code=region,
+                               person_id=resolve_person(session, person, actor=actor) if person else None)  # fmt: skip
+            run = issue_with_progress(session, actor=actor, scope=scope, config=config,
                                       passphrase=config.key_passphrase, letters=letters, workers=workers,
                                       batch_size=batch_size, show=not as_json)  # fmt: skip
         letters.finish()
@@ -160,8 +162,9 @@ def reissue(
     config = settings()
     with mailer_file(mailers) as letters:
         with transaction() as session:
+            actor = operator("registration")
             run = service.reissue_card(
-                session, actor=operator("registration"), person_id=resolve_person(session, person), reason=reason,
+                session, actor=actor, person_id=resolve_person(session, person, actor=actor), reason=reason,
                 policy=service.policy_from(config), passphrase=config.key_passphrase, now=utcnow(), pins=letters,
             )  # fmt: skip
         letters.finish()

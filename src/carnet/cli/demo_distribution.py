@@ -16,6 +16,7 @@ from pathlib import Path
 
 from carnet.cli.common import console, settings, transaction
 from carnet.cli.distribution import report_table
+from carnet.config import Settings
 from carnet.credentials import service as cards
 from carnet.distribution import service as distribution
 from carnet.kit.actor import system_actor
@@ -41,14 +42,14 @@ def _free_port() -> int:
 class LocalServer:
     """The Carnet server on a local port, in a thread, for the tablets to reach."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: Settings) -> None:
         import uvicorn
 
         from carnet.web.app import create_app
 
         self.port = _free_port()
-        config = uvicorn.Config(create_app(settings()), host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
+        served = uvicorn.Config(create_app(config), host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(served)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
@@ -75,7 +76,7 @@ def _now() -> int:
     return int(time.time())
 
 
-def show_distribution(demo_dir: Path, *, cycle: str) -> None:
+def show_distribution(demo_dir: Path, *, cycle: str, passphrase: str) -> None:
     """Points, tablets, a day of hand-overs (one point offline), a card at the wrong point, sync, the report."""
     console.rule(t("Distribution"))
     officer = system_actor("demo", "program_administration")
@@ -89,7 +90,8 @@ def show_distribution(demo_dir: Path, *, cycle: str) -> None:
     console.print(t("Two depots in {a} and {b}; {n} food-box entitlements placed in escrow, {m} held by no point.",
                     a=busiest[0], b=busiest[1], n=f"{placed['assigned']:,}",
                     m=f"{placed['without_point']:,}"))  # fmt: skip
-    server = LocalServer()
+    # The server signs manifests with the demo's passphrase, handed over in its settings.
+    server = LocalServer(settings().model_copy(update={"key_passphrase": passphrase}))
     agents: dict[str, PointAgent] = {}
     try:
         for number in (1, 2):

@@ -23,7 +23,7 @@ from carnet.cli import registry as registry_cli
 from carnet.cli import users as users_cli
 from carnet.cli.common import console, handle_errors, progress_bar, session_factory, settings, transaction
 from carnet.cli.demo_distribution import show_distribution
-from carnet.config import get_settings
+from carnet.config import Settings
 from carnet.credentials.printing import PrintableCard, card_sheet_pdf, qr_png
 from carnet.db.migrate import upgrade_to_head
 from carnet.kit.actor import system_actor
@@ -153,11 +153,15 @@ def serve(
     port: int | None = typer.Option(None, help="default 8000"),
 ) -> None:
     """Serve the API."""
+    run_server(settings(), host=host, port=port)
+
+
+def run_server(config: Settings, *, host: str | None, port: int | None) -> None:
+    """The HTTP server on `config` until interrupted."""
     import uvicorn
 
     from carnet.web.app import create_app
 
-    config = settings()
     uvicorn.run(create_app(config), host=host or config.host, port=port or config.port, log_level="info")
 
 
@@ -255,10 +259,8 @@ def demo(
     import secrets
 
     with transaction() as session:
-        from carnet.access import repository as access_repo
-
         for username, role, region in accounts:
-            if access_repo.user_by_username(session, username) is not None:
+            if access_service.username_taken(session, username):
                 continue
             password = secrets.token_urlsafe(12)
             access_service.create_user(
@@ -274,7 +276,7 @@ def demo(
     passphrase = demo_passphrase(demo_dir, config.key_passphrase)
     person_id = show_cards(demo_dir, passphrase)
     cycle = show_programs(person_id, passphrase)
-    show_distribution(demo_dir, cycle=cycle)
+    show_distribution(demo_dir, cycle=cycle, passphrase=passphrase)
     show_audit(passphrase, person_id)
     if no_serve:
         return
@@ -288,12 +290,12 @@ def demo(
             url=url,
         )
     )
-    serve(host=None, port=None)
+    # The server signs tree heads and issues cards with the demo's passphrase, handed over in its settings.
+    run_server(config.model_copy(update={"key_passphrase": passphrase}), host=None, port=None)
 
 
 def demo_passphrase(demo_dir: Path, passphrase: str | None) -> str:
     """The key passphrase of the demo: the configured one, or one kept in the demo folder and used by the server."""
-    import os
     import secrets
 
     if passphrase:
@@ -304,9 +306,7 @@ def demo_passphrase(demo_dir: Path, passphrase: str | None) -> str:
         secret_file.write_text(secrets.token_urlsafe(18))
         secret_file.chmod(0o600)
     console.print(t("Demo key passphrase kept in {path}", path=secret_file))
-    os.environ["CARNET_KEY_PASSPHRASE"] = secret_file.read_text().strip()
-    get_settings.cache_clear()
-    return os.environ["CARNET_KEY_PASSPHRASE"]
+    return secret_file.read_text().strip()
 
 
 def show_cards(demo_dir: Path, passphrase: str):  # type: ignore[no-untyped-def]
@@ -388,8 +388,7 @@ def show_programs(person_id, passphrase: str) -> str:  # type: ignore[no-untyped
 def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-def]
     """The demo's audit part: a signed head, a verification, and one person's access log with proofs."""
     from carnet.audit.service import sign_head, verify_log
-    from carnet.credentials.service import card_cohorts
-    from carnet.programs.service import program_cohorts
+    from carnet.flows import data_subject
 
     console.rule(t("Audit log"))
     with transaction() as session:
@@ -399,10 +398,9 @@ def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-d
         head = sign_head(session, passphrase=passphrase, now=utcnow())
     with transaction() as session:
         verified = verify_log(session)
-        log = registry_service.access_log(
-            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow(),
-            cohorts=[*card_cohorts(session, person_id), *program_cohorts(session, person_id)],
-        )  # fmt: skip
+        log = data_subject.access_log(
+            session, actor=system_actor("demo", "data_subject_request"), person_id=person_id, now=utcnow()
+        )
     console.print(t("Signed tree head: {n} entries, root {root}", n=f"{head.size:,}", root=head.root.hex()))
     console.print(t("Audit log verified: {n} entries, root {root}", n=f"{verified.size:,}", root=verified.root.hex()))
     console.print(audit_cli.access_log_table(person_id, log))

@@ -221,9 +221,10 @@ def explain(
     """Why a person is or is not eligible: each clause with their values, the rule version, the run."""
     settings()
     with transaction() as session:
-        person_id = resolve_person(session, person)
-        found = service.explain_for_person(session, actor=operator("appeal"), code=code, person_id=person_id,
-                                           now=utcnow(), cycle=cycle)  # fmt: skip
+        actor = operator("appeal")
+        person_id = resolve_person(session, person, actor=actor)
+        found = service.explain_for_person(session, actor=actor, code=code, person_id=person_id, now=utcnow(),
+                                           cycle=cycle)  # fmt: skip
     if as_json:
         typer.echo(json.dumps(found, default=str))
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import typer
@@ -12,15 +12,15 @@ from rich.table import Table
 
 from carnet.access.policy import Purpose
 from carnet.cli.common import console, handle_errors, operator, progress_bar, settings, transaction
+from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
-from carnet.kit.errors import AppError, NotFound
+from carnet.kit.errors import AppError
 from carnet.kit.i18n import t
 from carnet.registry import service
 from carnet.registry.dictionary import parse_dictionary
 from carnet.registry.importer import ColumnMapping, run_import
 from carnet.registry.limits import ImportLimits
 from carnet.registry.models import ImportRun
-from carnet.registry.validation import normalize_national_id
 
 app = typer.Typer(help="The registry: persons, households, imports, the attribute dictionary.", no_args_is_help=True)
 attributes_app = typer.Typer(help="The attribute dictionary.", no_args_is_help=True)
@@ -104,18 +104,15 @@ def import_file(
         print_import(run)
 
 
-def resolve_person(session, reference: str) -> uuid.UUID:
-    """A person id from an id or a cédula."""
+def resolve_person(session, reference: str, *, actor: Actor, sealed_until: date | None = None) -> uuid.UUID:
+    """A person id from an id or a cédula (looked up within the actor's scope, and recorded as a read)."""
     try:
         return uuid.UUID(reference)
     except ValueError:
         pass
-    from carnet.registry import repository
-
-    found = repository.person_id_by_national_id(session, normalize_national_id(reference))
-    if found is None:
-        raise NotFound(f"no person holds cédula {reference}", code="person_not_found")
-    return found
+    return service.person_id_for_national_id(
+        session, actor=actor, national_id=reference, now=utcnow(), sealed_until=sealed_until
+    )
 
 
 @app.command("show")
@@ -136,7 +133,12 @@ def show(
     if (seal is not None or order) and purpose != Purpose.INVESTIGATION:
         raise AppError("only an investigation, under an order (--order), may seal its reads", code="invalid_seal")
     with transaction() as session:
-        person_id = resolve_person(session, reference)
+        if purpose == Purpose.INVESTIGATION:
+            # A cédula looked up for an investigation is one of its reads: under the order, sealed with the rest.
+            lookup = service.investigation_actor(actor, order=order or "")
+            person_id = resolve_person(session, reference, actor=lookup, sealed_until=seal)
+        else:
+            person_id = resolve_person(session, reference, actor=actor)
         now = utcnow()
         if purpose == Purpose.INVESTIGATION:
             found = service.investigate_person(

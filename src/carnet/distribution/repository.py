@@ -553,3 +553,9 @@ def busiest_municipalities(session: Session, *, cycle: str, programme: str, limi
         .limit(limit)
     )
     return [row[0] for row in session.execute(query)]
+
+
+def syncs_of_person(session: Session, person_id: uuid.UUID) -> list[uuid.UUID]:
+    """The syncs that brought in a person's hand-overs, in order."""
+    query = select(Redemption.sync_id).where(Redemption.person_id == person_id).distinct().order_by(Redemption.sync_id)
+    return [row[0] for row in session.execute(query)]

@@ -699,6 +699,11 @@ def reconciliation(session: Session, *, cycle: str, now: datetime) -> dict[str, 
 
 
 # The person's view
+def redemption_cohorts(session: Session, person_id: uuid.UUID) -> list[str]:
+    """The syncs that recorded a person's hand-overs, as the cohort references of their access log."""
+    return [f"sync:{sync_id}" for sync_id in repo.syncs_of_person(session, person_id)]
+
+
 def redemptions_for_person(session: Session, person_id: uuid.UUID) -> list[dict[str, Any]]:
     """A person's hand-overs: where, what, when, and the receipt code they were given."""
     return [{"event": row.event_id, "at": row.received_at, "point": row.code, "point_name": row.name,

@@ -72,9 +72,14 @@ def get_person(session: Session, person_id: uuid.UUID, *, region_scope: str | No
     return session.scalars(query).first()
 
 
-def person_id_by_national_id(session: Session, national_id: str) -> uuid.UUID | None:
-    """The id of the person holding a cédula."""
-    return session.scalar(select(Person.id).where(Person.national_id == national_id))
+def person_id_by_national_id(
+    session: Session, national_id: str, *, region_scope: str | None = None
+) -> uuid.UUID | None:
+    """The id of the person holding a cédula (None when nobody does, or they live outside `region_scope`)."""
+    query = select(Person.id).where(Person.national_id == national_id)
+    if region_scope is not None:
+        query = query.where(Person.region_code == region_scope)
+    return session.scalar(query)
 
 
 def person_id_by_fingerprint(session: Session, fingerprint: str) -> uuid.UUID | None:
@@ -190,9 +195,12 @@ def set_household_head(session: Session, household_id: uuid.UUID, person_id: uui
 
 
 # Imports
-def get_import(session: Session, import_id: uuid.UUID) -> ImportRun | None:
-    """One import run."""
-    return session.get(ImportRun, import_id)
+def get_import(session: Session, import_id: uuid.UUID, *, region_scope: str | None = None) -> ImportRun | None:
+    """One import run (None when unknown, or not made within `region_scope` when one is given)."""
+    found = session.get(ImportRun, import_id)
+    if found is None or (region_scope is not None and found.region_scope != region_scope):
+        return None
+    return found
 
 
 def list_imports(session: Session, *, limit: int, region_scope: str | None) -> list[ImportRun]:

@@ -24,6 +24,7 @@ from carnet.registry.models import (
     AttributeDefinition,
     AttributeDictionaryVersion,
     Household,
+    ImportRun,
     Person,
     RecordChange,
 )
@@ -325,10 +326,8 @@ def get_person(
     return view
 
 
-def investigate_person(
-    session: Session, *, actor: Actor, person_id: uuid.UUID, order: str, sealed_until: date | None, now: datetime
-) -> dict[str, Any]:
-    """A person's record and history read for a lawful investigation under `order`, the reads sealed if asked."""
+def investigation_actor(actor: Actor, *, order: str) -> Actor:
+    """The actor of a lawful investigation under `order`: the order's reference travels as its request id."""
     if actor.purpose != "investigation":
         raise AppError("only an investigation may seal its reads", code="invalid_seal")
     order = order.strip()
@@ -337,8 +336,16 @@ def investigate_person(
             "an investigation names the order that authorises it",
             [FieldError("order", "order_required", "give the order's reference (1 to 58 characters)")],
         )
-    # The order's reference travels as the request id: sealed with the access, shown when the seal ends.
-    actor = replace(actor, request_id=f"order:{order}")
+    # Sealed with the access, the reference is shown when the seal ends.
+    return replace(actor, request_id=f"order:{order}")
+
+
+def investigate_person(
+    session: Session, *, actor: Actor, person_id: uuid.UUID, order: str, sealed_until: date | None, now: datetime
+) -> dict[str, Any]:
+    """A person's record and history read for a lawful investigation under `order`, the reads sealed if asked."""
+    actor = investigation_actor(actor, order=order)
+    order = order.strip()
     view = get_person(session, actor=actor, person_id=person_id, now=now, sealed_until=sealed_until)
     history = person_history(session, actor=actor, person_id=person_id, now=now, sealed_until=sealed_until)
     return {"person": view, "history": history, "order": order, "sealed_until": sealed_until}
@@ -356,11 +363,10 @@ def access_log(
 ) -> dict[str, Any]:
     """Everyone who accessed this person's data, with proofs; reading it is itself recorded.
 
-    `cohorts` names the bulk operations of other domains that included the person (a card issue run).
+    `cohorts` names the bulk operations that included the person (their import, card issue runs, eligibility
+    runs): bulk operations appear through their cohort, one entry each. `flows.data_subject` gathers them.
     """
     person = _person_in_scope(session, actor, person_id)
-    # Bulk operations that included the person appear through their cohort (one entry per operation).
-    cohorts = [*([f"import:{person.import_id}"] if person.import_id else []), *cohorts]
     view = access_log_for(session, subject_id=person.id, cohort_refs=cohorts, today=now.date())
     # Each access names the account that made it and who created that account, how and where, as the
     # signed entry names it: an account made to read a record unseen shows up here with its maker.
@@ -374,6 +380,12 @@ def access_log(
         now=now,
     )  # fmt: skip
     return view
+
+
+def import_cohorts(session: Session, person_id: uuid.UUID) -> list[str]:
+    """The import run that created a person, as the cohort reference of their access log (none if registered)."""
+    person = repo.get_person(session, person_id, region_scope=None)
+    return [f"import:{person.import_id}"] if person is not None and person.import_id else []
 
 
 def _entry_user(body: str) -> uuid.UUID | None:
@@ -433,6 +445,29 @@ def search_persons(
             session, actor=actor, action="read", subject_type="person", subject_ids=ids, fields=fields, now=now
         )
     return views, (persons[-1].id if more else None)
+
+
+def person_id_for_national_id(
+    session: Session, *, actor: Actor, national_id: str, now: datetime, sealed_until: date | None = None
+) -> uuid.UUID:
+    """The person holding a cédula, within the actor's scope; the lookup is a recorded read of their cédula
+    (sealed like the reads it leads to, for an investigation)."""
+    try:
+        normalized = normalize_national_id(national_id)
+    except ValueError as exc:
+        raise ValidationFailed(
+            f"{national_id!r} is neither a person id nor a cédula",
+            [FieldError("national_id", "invalid_national_id", str(exc))],
+        ) from None
+    # Outside the actor's region the cédula is simply not found, as in every other read.
+    found = repo.person_id_by_national_id(session, normalized, region_scope=actor.region_code)
+    if found is None:
+        raise NotFound(f"no person holds cédula {normalized}", code="person_not_found")
+    record_access(
+        session, actor=actor, action="read", subject_type="person", subject_ids=[found], fields=["national_id"],
+        now=now, sealed_until=sealed_until,
+    )  # fmt: skip
+    return found
 
 
 def update_person(
@@ -557,6 +592,20 @@ def person_history(
         sealed_until=sealed_until,
     )
     return changes
+
+
+def list_imports(session: Session, *, actor: Actor, limit: int) -> list[ImportRun]:
+    """The newest import runs the actor may see (a region-bound account: those made within its region)."""
+    return repo.list_imports(session, limit=limit, region_scope=actor.region_code)
+
+
+def get_import(session: Session, *, actor: Actor, import_id: uuid.UUID) -> ImportRun:
+    """One import run, if the actor may see it (one made within its region when it is region-bound), or 404."""
+    # Outside the actor's region an import is simply not found, like a person.
+    found = repo.get_import(session, import_id, region_scope=actor.region_code)
+    if found is None:
+        raise NotFound(f"import {import_id} not found", code="import_not_found")
+    return found
 
 
 def _import_creation(session: Session, import_id: uuid.UUID, person_id: uuid.UUID) -> RecordChange:

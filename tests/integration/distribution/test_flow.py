@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import text
 
 from carnet.distribution import repository, service
+from carnet.flows.data_subject import access_log
+from carnet.kit.actor import Actor
 from carnet.kit.errors import AppError
 from tests.conftest import count_rows
 from tests.integration.distribution.world import (
@@ -141,3 +143,17 @@ def test_publishing_a_run_places_its_entitlements_and_a_moved_one_is_logged(sess
 
 def _db_id(session, value: uuid.UUID):  # type: ignore[no-untyped-def]
     return value.hex if session.get_bind().dialect.name == "sqlite" else value
+
+
+def test_the_person_sees_the_hand_over_in_their_access_log(session, world, tmp_path):
+    agent = enrol(session, world, "depot-a", tmp_path / "a")
+    pull(session, agent)
+    person = world.at("depot-a")[0]
+    agent.redeem(person.qr, pin=person.pin, now=int(NOW.timestamp()) + 60)
+    answer = push(session, agent, now=NOW + timedelta(hours=1))
+    office = Actor(user_id=None, role="registrar", request_id="t", purpose="data_subject_request", office="Oficina")
+    log = access_log(session, actor=office, person_id=person.person_id, now=NOW + timedelta(hours=2))
+    synced = [e for e in log["entries"] if (e.get("cohort") or "").startswith("sync:")]
+    assert [e["cohort"] for e in synced] == [f"sync:{answer['sync']}"]
+    assert synced[0]["office"] == "depot-a" and synced[0]["role"] == "device"
+    assert service.redemptions_for_person(session, person.person_id)[0]["point"] == "depot-a"

@@ -180,6 +180,42 @@ class TestReadPerson:
         assert len(seen) == len(set(seen)) == 5
 
 
+class TestCedulaLookup:
+    def test_a_cedula_names_its_person_and_the_lookup_is_a_recorded_read(self, session, registrar):
+        created = service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
+        found = service.person_id_for_national_id(session, actor=registrar, national_id="v 12.345.678", now=NOW)
+        assert found == created["id"]
+        last = session.scalars(select(AccessRecord).order_by(AccessRecord.seq.desc()).limit(1)).one()
+        assert (last.subject_id, last.action, last.fields, last.purpose) == (
+            created["id"], "read", ["national_id"], "registration",
+        )  # fmt: skip
+
+    def test_outside_the_actors_region_the_cedula_is_not_found_and_nothing_is_recorded(self, session, registrar):
+        service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
+        zulia = Actor(user_id=None, role="registrar", request_id="t", purpose="registration", region_code="VE-V")
+        before = count_rows(session, "access_records")
+        with pytest.raises(NotFound) as caught:
+            service.person_id_for_national_id(session, actor=zulia, national_id="V-12345678", now=NOW)
+        assert caught.value.code == "person_not_found"
+        assert count_rows(session, "access_records") == before
+
+    def test_a_malformed_cedula_is_refused_by_field(self, session, registrar):
+        with pytest.raises(ValidationFailed) as caught:
+            service.person_id_for_national_id(session, actor=registrar, national_id="J-12", now=NOW)
+        assert [(e.field, e.code) for e in caught.value.errors] == [("national_id", "invalid_national_id")]
+
+    def test_an_investigation_lookup_is_sealed_under_its_order(self, session, registrar):
+        created = service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)
+        investigator = service.investigation_actor(
+            Actor(user_id=None, role="investigator", request_id="t", purpose="investigation"), order="TSJ-1"
+        )
+        service.person_id_for_national_id(
+            session, actor=investigator, national_id="V-12345678", now=NOW, sealed_until=date(2099, 1, 1)
+        )
+        last = session.scalars(select(AccessRecord).order_by(AccessRecord.seq.desc()).limit(1)).one()
+        assert (last.subject_id, last.sealed_until, last.request_id) == (created["id"], date(2099, 1, 1), "order:TSJ-1")
+
+
 class TestUpdatePerson:
     def test_change_records_old_and_new_values_and_reason(self, session, registrar):
         created = service.create_person(session, actor=registrar, data=person_in(), today=TODAY, now=NOW)

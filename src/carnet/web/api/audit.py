@@ -6,9 +6,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
-from carnet.audit import repository, service
+from carnet.audit import service
 from carnet.kit.actor import Actor
-from carnet.kit.errors import NotFound
 from carnet.web.api.pagination import MAX_POSITION
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
 
@@ -30,10 +29,7 @@ def _head(head) -> dict:  # type: ignore[no-untyped-def]
 @router.get("/heads/latest")
 def latest_head(session: Session = Depends(get_session)) -> dict:
     """The newest signed tree head (public: anyone may hold the log to it)."""
-    head = repository.latest_head(session)
-    if head is None:
-        raise NotFound("no tree head has been signed yet", code="no_tree_head")
-    return _head(head)
+    return _head(service.latest_head(session))
 
 
 @router.get("/keys")
@@ -47,7 +43,7 @@ def keys(session: Session = Depends(get_session)) -> list[dict]:
             "public_key": k.public_key.hex(),
             "retired": bool(k.retired_at),
         }
-        for k in repository.keys_by_kid(session).values()
+        for k in service.log_keys(session)
     ]
 
 

@@ -19,7 +19,7 @@ from carnet.access.policy import Permission, Purpose, has_permission
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.kit.errors import AppError, FieldError, NotFound, ValidationFailed
-from carnet.registry import repository
+from carnet.registry import service
 from carnet.registry.importer import FORMATS, ColumnMapping, run_import
 from carnet.registry.limits import ImportLimits
 from carnet.registry.models import ImportRun
@@ -169,14 +169,13 @@ def list_imports(
     session: Session = Depends(get_session),
 ) -> list:
     """The newest imports and their counts (a region-bound account sees its region's only)."""
-    runs = repository.list_imports(session, limit=limit, region_scope=actor.region_code)
-    return [_summary(run, actor) for run in runs]
+    return [_summary(run, actor) for run in service.list_imports(session, actor=actor, limit=limit)]
 
 
 @router.get("/{import_id}", response_model=ImportSummary)
 def get_import(import_id: uuid.UUID, actor: Actor = Depends(read), session: Session = Depends(get_session)) -> object:
     """One import's counts."""
-    return _summary(_visible_import(session, actor, import_id), actor)
+    return _summary(service.get_import(session, actor=actor, import_id=import_id), actor)
 
 
 @router.get("/{import_id}/rejects", response_class=FileResponse)
@@ -184,18 +183,10 @@ def get_rejects(
     import_id: uuid.UUID, actor: Actor = Depends(run), session: Session = Depends(get_session)
 ) -> FileResponse:
     """The rejected rows as CSV (they hold personal data: only those who may import may read them)."""
-    found = _visible_import(session, actor, import_id)
+    found = service.get_import(session, actor=actor, import_id=import_id)
     if not found.rejects_path or not Path(found.rejects_path).is_file():
         raise NotFound(f"import {import_id} has no rejects file", code="rejects_not_found")
     return FileResponse(found.rejects_path, media_type="text/csv", filename=f"{found.filename}.rejects.csv")
-
-
-def _visible_import(session: Session, actor: Actor, import_id: uuid.UUID) -> ImportRun:
-    found = repository.get_import(session, import_id)
-    # A registrar bound to a region sees only the imports made within that region.
-    if found is None or (actor.region_code is not None and found.region_scope != actor.region_code):
-        raise NotFound(f"import {import_id} not found", code="import_not_found")
-    return found
 
 
 def _summary(run: ImportRun, actor: Actor) -> dict:

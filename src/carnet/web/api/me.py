@@ -6,10 +6,9 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
-from carnet.credentials.service import card_cohorts
+from carnet.flows import data_subject
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
-from carnet.programs.service import program_cohorts
 from carnet.registry import service
 from carnet.registry.schemas import AccessLogOut, PersonOut
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
@@ -27,6 +26,4 @@ def my_record(actor: Actor = Depends(own), session: Session = Depends(get_sessio
 @router.get("/access-log", response_model=AccessLogOut)
 def my_access_log(actor: Actor = Depends(own), session: Session = Depends(get_session)) -> dict:
     """Who looked at my data, when, from which office and why, each with its proof in the audit log."""
-    own = actor.person_id
-    cohorts = [*card_cohorts(session, own), *program_cohorts(session, own)] if own else []
-    return service.own_access_log(session, actor=actor, now=utcnow(), cohorts=cohorts)
+    return data_subject.own_access_log(session, actor=actor, now=utcnow())

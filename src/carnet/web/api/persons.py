@@ -9,10 +9,9 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
-from carnet.credentials.service import card_cohorts
+from carnet.flows import data_subject
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
-from carnet.programs.service import program_cohorts
 from carnet.registry import service
 from carnet.registry.schemas import AccessLogOut, ChangeOut, InvestigationOut, Page, PersonIn, PersonOut, PersonPatch
 from carnet.web.api.pagination import MAX_PAGE_SIZE, make_cursor, parse_cursor
@@ -87,8 +86,7 @@ def person_access_log(
     person_id: uuid.UUID, actor: Actor = Depends(access_log), session: Session = Depends(get_session)
 ) -> dict:
     """The person's access log, for answering their request at an office."""
-    cohorts = [*card_cohorts(session, person_id), *program_cohorts(session, person_id)]
-    return service.access_log(session, actor=actor, person_id=person_id, now=utcnow(), cohorts=cohorts)
+    return data_subject.access_log(session, actor=actor, person_id=person_id, now=utcnow())
 
 
 investigate = requires(Permission.PERSONS_INVESTIGATE, Purpose.INVESTIGATION)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from carnet.access import repository, service
+from carnet.access import service
 from carnet.access.policy import Permission, Purpose
 from carnet.credentials.service import policy_from
 from carnet.flows import accounts, citizen_accounts
@@ -105,7 +105,7 @@ class DisabledOut(BaseModel):
 @router.get("", response_model=list[UserOut])
 def list_users(actor: Actor = Depends(manage), session: Session = Depends(get_session)) -> list:
     """Every account."""
-    return repository.list_users(session)
+    return service.list_users(session)
 
 
 @router.post("", response_model=UserOut, status_code=201)
