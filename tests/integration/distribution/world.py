@@ -74,8 +74,13 @@ class World:
         return [b for b in self.beneficiaries if b.point == point]
 
 
-def build(session: Session, tmp_path: Path, *, people: int = 240, exceptions: int = 2) -> World:
-    """Import people, issue cards, publish the food box for the cycle, open two points and assign escrow."""
+def build(
+    session: Session, tmp_path: Path, *, people: int = 240, exceptions: int = 2, quantity: str | None = None
+) -> World:
+    """Import people, issue cards, publish the food box for the cycle, open two points and assign escrow.
+
+    `quantity` replaces the programme's quantity (one box per household), e.g. `{per: member, amount: 1, cap: 3}`.
+    """
     path = tmp_path / "people.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
@@ -85,7 +90,10 @@ def build(session: Session, tmp_path: Path, *, people: int = 240, exceptions: in
     letters: list[PinLetter] = []
     cards.issue_cards(session, actor=REGISTRAR, scope=IssueScope(), policy=POLICY, passphrase=PASSPHRASE,
                       now=NOW - timedelta(days=20), pins=letters.extend)  # fmt: skip
-    definition = parse_definition((EXAMPLES / "food_box.yaml").read_text("utf-8"), source="food_box")
+    text = (EXAMPLES / "food_box.yaml").read_text("utf-8")
+    if quantity is not None:
+        text = text.replace("quantity: {per: household, amount: 1}", f"quantity: {quantity}")
+    definition = parse_definition(text, source="food_box")
     programs.apply_program(
         session, actor=ANA, definition=definition, passphrase=PASSPHRASE, now=NOW - timedelta(days=5)
     )
