@@ -145,12 +145,13 @@ def enrol(session: Session, world: World, point: str, directory: Path, *, label:
     return PointAgent(store, keys, new_id=uuid7)
 
 
-def pull(session: Session, agent: PointAgent, *, now: datetime = NOW, cycle: str = CYCLE) -> int | None:
+def pull(session: Session, agent: PointAgent, *, now: datetime = NOW, cycle: str = CYCLE,
+         policy: service.ManifestPolicy = MANIFESTS) -> int | None:  # fmt: skip
     """Give the device its next manifest through the service, as `carnet point pull` does over HTTP."""
     device = repository.device(session, agent.identity.device_id)
     held = agent.holdings().get(cycle)
     data = service.manifest_for(session, device=device, cycle=cycle, since=held.version if held else 0,
-                                policy=MANIFESTS, card_policy=POLICY, passphrase=PASSPHRASE, now=now)  # fmt: skip
+                                policy=policy, card_policy=POLICY, passphrase=PASSPHRASE, now=now)  # fmt: skip
     if data is None:
         return None
     manifest = read_manifest(data, trusted=parse_cose_key_set(agent.identity.trusted),
