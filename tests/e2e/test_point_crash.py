@@ -1,13 +1,14 @@
 """SIGKILL the point agent mid-redemption and mid-sync, and the server mid-ingest: nothing is lost or doubled.
 
 A real `carnet serve` (SQLite, and PostgreSQL when reachable) on a small country built in-process for the
-current month; devices enrolled with `carnet point enroll` and `pull`. Then:
+current month; devices enrolled over HTTP (one with `carnet point enroll` and `carnet point pull`). Then:
 
 - a counter process redeeming in a loop is killed at random moments, again and again: every hand-over it
   reported is in its store, the store's chain is intact (`PointAgent.check_store`), and one
   `carnet point sync` brings every event to the server exactly once;
-- `carnet point sync` of a long backlog is killed between and during its batches: what the device marked
-  acknowledged is on the server, the server holds nothing twice, and syncing again finishes the job;
+- the agent's sync of a long backlog (`carnet.point.sync.sync`, what `carnet point sync` runs, in a process
+  that starts quicker) is killed between and during its batches: what the device marked acknowledged is on
+  the server, the server holds nothing twice, and `carnet point sync` then finishes the job;
 - the server is killed while it is inside an ingest transaction (seen from outside: SQLite's write lock
   held, or a PostgreSQL backend with a transaction id), then restarted: the device sends again, and the
   server's rows equal the device's events.
@@ -40,11 +41,14 @@ from sqlalchemy.orm import Session
 from carnet.db.session import make_engine
 from carnet.distribution import service
 from carnet.distribution.models import Redemption
+from carnet.distribution.protocol import enrolment_message
 from carnet.kit.clock import utcnow
 from carnet.kit.ids import uuid7
 from carnet.point.agent import PointAgent
+from carnet.point.client import ServerLink, unb64
 from carnet.point.keys import DeviceKeys
-from carnet.point.store import PointStore
+from carnet.point.store import Identity, PointStore
+from carnet.point.sync import pull
 from tests.conftest import PG_SKIP_REASON, create_postgres_database, drop_postgres_database, prepare_store
 from tests.integration.distribution.world import ANA, DEVICE_PASSPHRASE, PASSPHRASE, World, build
 
@@ -121,22 +125,37 @@ class Deployment:
         return subprocess.run([sys.executable, "-m", "carnet.cli.main", *args], env=self.env, cwd=ROOT,
                               capture_output=True, text=True, timeout=timeout)  # fmt: skip
 
-    def carnet_in_background(self, *args: str) -> subprocess.Popen:
-        quiet = subprocess.DEVNULL
-        return subprocess.Popen([sys.executable, "-m", "carnet.cli.main", *args], env=self.env, cwd=ROOT, stdout=quiet,
-                                stderr=quiet, start_new_session=True)  # fmt: skip
+    def driver(self, *args: str, out: Path | None = None) -> subprocess.Popen:
+        """`python -m tests.e2e.point_driver ARGS` (the agent's redeem loop or its sync), to be killed."""
+        with out.open("wb") if out else open(os.devnull, "wb") as sink:
+            return subprocess.Popen([sys.executable, "-m", "tests.e2e.point_driver", *args], env=self.env, cwd=ROOT,
+                                    stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
-    def enrol(self, directory: Path, point: str = "depot-a") -> None:
-        """`carnet point enroll` with a fresh one-time code, then `carnet point pull`."""
+    def enrol(self, directory: Path, *, cli: bool = False) -> None:
+        """Enrol a device at depot-a with a fresh one-time code and pull its manifest: with `carnet point
+        enroll` and `carnet point pull`, or (quicker) with the same agent code in this process."""
         with Session(self.engine) as session:
-            code = service.issue_enrolment_code(session, actor=ANA, point_ref=point, ttl_seconds=600,
+            code = service.issue_enrolment_code(session, actor=ANA, point_ref="depot-a", ttl_seconds=600,
                                                 now=utcnow())["code"]  # fmt: skip
             session.commit()
-        done = self.carnet("point", "enroll", self.base_url, code, "--label", directory.name, "--data-dir",
-                           str(directory))  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
-        pulled = self.carnet("point", "pull", "--data-dir", str(directory))
-        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+        if cli:
+            done = self.carnet("point", "enroll", self.base_url, code, "--label", directory.name, "--data-dir",
+                               str(directory))  # fmt: skip
+            assert done.returncode == 0, done.stdout + done.stderr
+            pulled = self.carnet("point", "pull", "--data-dir", str(directory))
+            assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+            return
+        keys = DeviceKeys.generate()
+        link = ServerLink(self.base_url)
+        proof = keys.sign_key.sign(enrolment_message(code, keys.sign_public, keys.box_public))
+        answer = link.enroll(code=code, public_key=keys.sign_public, box_key=keys.box_public, signature=proof,
+                             label=directory.name)  # fmt: skip
+        store = PointStore(directory)
+        store.save_identity(Identity(uuid.UUID(answer["device"]), uuid.UUID(answer["point"]), answer["point_name"],
+                                     self.base_url, keys.seal(DEVICE_PASSPHRASE), unb64(answer["trusted"]),
+                                     int(time.time())))  # fmt: skip
+        assert pull(PointAgent(store, keys, new_id=uuid7), link, now=int(time.time())) == 1
+        store.close()
 
     def held(self, device_id: uuid.UUID) -> dict[uuid.UUID, tuple[bytes, str]]:
         """The server's rows of one device: event id → (signed bytes, first answer)."""
@@ -274,7 +293,7 @@ def lines_of(path: Path) -> list[list[str]]:
 @pytest.mark.parametrize("deployment", ["sqlite"], indirect=True)
 def test_killing_the_counter_mid_redemption_loses_no_hand_over(deployment, tmp_path):
     directory = tmp_path / "counter"
-    deployment.enrol(directory)
+    deployment.enrol(directory, cli=True)
     world = deployment.world
     mine = [b for b in world.beneficiaries if b.point == "depot-a"]
     # Own beneficiaries until their entitlements are used up, one wrong PIN (a failure count is written too),
@@ -285,12 +304,9 @@ def test_killing_the_counter_mid_redemption_loses_no_hand_over(deployment, tmp_p
     jobs_file.write_text(json.dumps(jobs), "utf-8")
     chance = random.Random()
     reported: list[str] = []
-    for round_ in range(5):
+    for round_ in range(4):
         out = tmp_path / f"counter-{round_}.out"
-        with out.open("wb") as sink:
-            counter = subprocess.Popen([sys.executable, "-m", "tests.e2e.point_driver", str(directory), str(jobs_file)],
-                                       env=deployment.env, cwd=ROOT, stdout=sink, stderr=subprocess.STDOUT,
-                                       start_new_session=True)  # fmt: skip
+        counter = deployment.driver("redeem", str(directory), str(jobs_file), out=out)
         deadline = time.monotonic() + 30
         while ["ready"] not in lines_of(out):
             assert counter.poll() is None and time.monotonic() < deadline, out.read_text(errors="replace")[-2000:]
@@ -318,11 +334,11 @@ def test_killing_the_agent_mid_sync_loses_and_doubles_nothing(deployment, tmp_pa
     make_backlog(directory, deployment.world, BACKLOG)
     chance = random.Random()
     kills = 0
-    while kills < 4:
+    while kills < 3:
         before = acknowledged_count(directory)
         if before == BACKLOG:
             break
-        syncing = deployment.carnet_in_background("point", "sync", "--data-dir", str(directory))
+        syncing = deployment.driver("sync", str(directory))
         # Kill it once it has had at least one more batch acknowledged (or at once, half the time: maybe
         # while the server is committing a batch whose answer the device will never read).
         deadline = time.monotonic() + 60
@@ -345,10 +361,10 @@ def test_killing_the_server_mid_ingest_loses_and_doubles_nothing(deployment, tmp
     deployment.enrol(directory)
     make_backlog(directory, deployment.world, BACKLOG)
     kills = 0
-    for _ in range(3):
+    for _ in range(2):
         if acknowledged_count(directory) == BACKLOG:
             break
-        syncing = deployment.carnet_in_background("point", "sync", "--data-dir", str(directory))
+        syncing = deployment.driver("sync", str(directory))
         deadline = time.monotonic() + 60
         while not deployment.writing() and syncing.poll() is None:
             assert time.monotonic() < deadline, "no ingest was seen"
