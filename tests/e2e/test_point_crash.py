@@ -361,11 +361,16 @@ def test_killing_the_server_mid_ingest_loses_and_doubles_nothing(deployment, tmp
     deployment.enrol(directory)
     make_backlog(directory, deployment.world, BACKLOG)
     kills = 0
-    for _ in range(2):
-        if acknowledged_count(directory) == BACKLOG:
+    for round_ in range(2):
+        before = acknowledged_count(directory)
+        if before == BACKLOG:
             break
         syncing = deployment.driver("sync", str(directory))
         deadline = time.monotonic() + 60
+        # The first time inside the first batch; the second once a batch was committed and acknowledged.
+        while round_ and acknowledged_count(directory) == before and syncing.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
         while not deployment.writing() and syncing.poll() is None:
             assert time.monotonic() < deadline, "no ingest was seen"
             time.sleep(0.001)
