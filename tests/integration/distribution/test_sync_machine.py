@@ -93,7 +93,6 @@ class Context:
     templates: dict[str, Path]
     keys: dict[str, DeviceKeys]
     devices: dict[str, uuid.UUID]
-    points: dict[str, uuid.UUID]
     wrong_pins: dict[uuid.UUID, str]
     entitled: dict[uuid.UUID, int]
     scratch: Path
@@ -131,8 +130,7 @@ def ctx(session, connection, tmp_path) -> Context:
     assert max(entitled.values()) > 1  # quantities, not only whole boxes
     scratch = tmp_path / "examples"
     scratch.mkdir()
-    return Context(connection, world, pool, templates, keys, devices, dict(world.points), wrong_pins, entitled,
-                   scratch)  # fmt: skip
+    return Context(connection, world, pool, templates, keys, devices, wrong_pins, entitled, scratch)
 
 
 def copy_store(source: Path, target: Path) -> None:
