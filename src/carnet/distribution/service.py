@@ -620,7 +620,6 @@ def _match_entitlements(
                 item.cases.append(("wrong_point", {}))
             elif exceptions.get(key, 0) >= caps.get(event.programme, 0):
                 item.cases.append(("exception_over_cap", {"cap": caps.get(event.programme, 0)}))
-            exceptions[key] = exceptions.get(key, 0) + 1
         used = counted.get(row.id, 0)
         if used + event.quantity > row.quantity:
             item.cases.append(("over_entitlement", {"entitled": int(row.quantity), "already": used}))
@@ -630,6 +629,10 @@ def _match_entitlements(
             continue
         item.counted = True
         counted[row.id] = used + event.quantity
+        if item.exception:
+            # Only counted exceptions use the point's slots, as in `exceptions_counted`: an uncounted one
+            # earlier in the same batch must not cost a later one its slot (batching changes no decision).
+            exceptions[(event.programme, event.cycle)] = exceptions.get((event.programme, event.cycle), 0) + 1
         item.value = int(row.value) * event.quantity // max(int(row.quantity), 1)
         item.cash = event.programme in cash
 

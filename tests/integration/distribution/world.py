@@ -74,41 +74,49 @@ class World:
         return [b for b in self.beneficiaries if b.point == point]
 
 
-def build(session: Session, tmp_path: Path, *, people: int = 240, exceptions: int = 2) -> World:
-    """Import people, issue cards, publish the food box for the cycle, open two points and assign escrow."""
+def build(session: Session, tmp_path: Path, *, people: int = 240, exceptions: int = 2, quantity: str | None = None,
+          now: datetime = NOW, cycle: str = CYCLE) -> World:  # fmt: skip
+    """Import people, issue cards, publish the food box for the cycle, open two points and assign escrow.
+
+    `quantity` replaces the programme's quantity (one box per household), e.g. `{per: member, amount: 1, cap: 3}`;
+    `now` and `cycle` move the whole story (a server on the real clock needs the current month).
+    """
     path = tmp_path / "people.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(PopulationGenerator(11, today=date(2026, 12, 1)).people(people))
-    run_import(session, actor=REGISTRAR, path=path, today=date(2026, 12, 1), now=NOW - timedelta(days=30))
+    run_import(session, actor=REGISTRAR, path=path, today=date(2026, 12, 1), now=now - timedelta(days=30))
     letters: list[PinLetter] = []
     cards.issue_cards(session, actor=REGISTRAR, scope=IssueScope(), policy=POLICY, passphrase=PASSPHRASE,
-                      now=NOW - timedelta(days=20), pins=letters.extend)  # fmt: skip
-    definition = parse_definition((EXAMPLES / "food_box.yaml").read_text("utf-8"), source="food_box")
+                      now=now - timedelta(days=20), pins=letters.extend)  # fmt: skip
+    text = (EXAMPLES / "food_box.yaml").read_text("utf-8")
+    if quantity is not None:
+        text = text.replace("quantity: {per: household, amount: 1}", f"quantity: {quantity}")
+    definition = parse_definition(text, source="food_box")
     programs.apply_program(
-        session, actor=ANA, definition=definition, passphrase=PASSPHRASE, now=NOW - timedelta(days=5)
+        session, actor=ANA, definition=definition, passphrase=PASSPHRASE, now=now - timedelta(days=5)
     )
-    run = programs.evaluate_cycle(session, actor=ANA, code="food_box", cycle=CYCLE, now=NOW - timedelta(days=4),
+    run = programs.evaluate_cycle(session, actor=ANA, code="food_box", cycle=cycle, now=now - timedelta(days=4),
                                   persist=True)  # fmt: skip
-    programs.approve_run(session, actor=LUIS, run_id=run.id, now=NOW - timedelta(days=4))
+    programs.approve_run(session, actor=LUIS, run_id=run.id, now=now - timedelta(days=4))
     busiest = session.execute(
         select(Household.municipality_code).group_by(Household.municipality_code)
         .order_by(func.count().desc(), Household.municipality_code).limit(2)
     ).scalars().all()  # fmt: skip
     agent = create_user(
-        session, username="agente1", password="contraseña del agente 1", role="agent", now=NOW - timedelta(days=3)
+        session, username="agente1", password="contraseña del agente 1", role="agent", now=now - timedelta(days=3)
     )
     for name, municipality in zip(("depot-a", "depot-b"), busiest, strict=True):
         service.add_point(session, actor=ANA, code=name, name=f"Depósito {name[-1].upper()}", kind="depot",
                           municipality=municipality, programmes={"food_box": exceptions}, catchment=[municipality],
-                          operators=["agente1"] if name == "depot-a" else [], now=NOW - timedelta(days=3))  # fmt: skip
-    service.assign_escrow(session, actor=ANA, cycle=CYCLE, now=NOW - timedelta(days=3))
+                          operators=["agente1"] if name == "depot-a" else [], now=now - timedelta(days=3))  # fmt: skip
+    service.assign_escrow(session, actor=ANA, cycle=cycle, now=now - timedelta(days=3))
     points = {p["code"]: p["id"] for p in service.list_points(session, actor=ANA)}
     by_card = {letter.card_id: letter for letter in letters}
     beneficiaries = []
     for point_code, point_id in points.items():
-        escrow, _, _ = service.current_escrow(session, point_id=point_id, cycle=CYCLE)
+        escrow, _, _ = service.current_escrow(session, point_id=point_id, cycle=cycle)
         for entry in escrow.values():
             for card in entry.cards:
                 letter = by_card[uuid.UUID(bytes=card)]
@@ -137,12 +145,13 @@ def enrol(session: Session, world: World, point: str, directory: Path, *, label:
     return PointAgent(store, keys, new_id=uuid7)
 
 
-def pull(session: Session, agent: PointAgent, *, now: datetime = NOW, cycle: str = CYCLE) -> int | None:
+def pull(session: Session, agent: PointAgent, *, now: datetime = NOW, cycle: str = CYCLE,
+         policy: service.ManifestPolicy = MANIFESTS) -> int | None:  # fmt: skip
     """Give the device its next manifest through the service, as `carnet point pull` does over HTTP."""
     device = repository.device(session, agent.identity.device_id)
     held = agent.holdings().get(cycle)
     data = service.manifest_for(session, device=device, cycle=cycle, since=held.version if held else 0,
-                                policy=MANIFESTS, card_policy=POLICY, passphrase=PASSPHRASE, now=now)  # fmt: skip
+                                policy=policy, card_policy=POLICY, passphrase=PASSPHRASE, now=now)  # fmt: skip
     if data is None:
         return None
     manifest = read_manifest(data, trusted=parse_cose_key_set(agent.identity.trusted),
