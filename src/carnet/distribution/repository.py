@@ -372,9 +372,32 @@ def exceptions_counted(session: Session, point_id: uuid.UUID, cycles: Sequence[s
 
 
 def insert_rows(session: Session, model: type, rows: list[dict[str, Any]]) -> None:
-    """One batched INSERT of many rows."""
-    if rows:
+    """Many rows in one statement: a COPY on PostgreSQL, a batched INSERT elsewhere.
+
+    On PostgreSQL a COPY costs about half what executemany's one INSERT per row does (benchmarks/
+    distribution.py). Each value goes through its column type's own bind processing, as in an INSERT,
+    so the stored rows are the same. Rows of differing keys, or that leave out a column with a default,
+    take the INSERT.
+    """
+    if not rows:
+        return
+    bind = session.get_bind()
+    table = model.__table__  # type: ignore[attr-defined]
+    names = list(rows[0])
+    uniform = all(row.keys() == rows[0].keys() for row in rows)
+    defaults = any(c.default is not None or c.server_default is not None for c in table.columns if c.name not in names)
+    if bind.dialect.name != "postgresql" or not uniform or defaults:
         session.execute(insert(model), rows)
+        return
+    session.flush()  # what the session still holds goes first, as before an INSERT it executes
+    processors = [table.c[name].type.dialect_impl(bind.dialect).bind_processor(bind.dialect) for name in names]
+    raw = session.connection().connection.driver_connection
+    quote = bind.dialect.identifier_preparer
+    statement = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for row in rows:
+            copy.write_row([row[name] if process is None else process(row[name])
+                            for name, process in zip(names, processors, strict=True)])  # fmt: skip
 
 
 def set_chain_head(session: Session, device_id: uuid.UUID, *, seq: int, digest: bytes, device_time: int | None,
@@ -501,17 +524,6 @@ def last_syncs(session: Session) -> list[Row]:
         Point, Point.id == Device.point_id
     )
     return list(session.execute(query.order_by(Point.code, Device.enrolled_at)))
-
-
-def redemption_people(session: Session, sync_id: uuid.UUID) -> list[uuid.UUID]:
-    """The persons named by one sync's redemptions, ascending and distinct (its audit cohort)."""
-    query = (
-        select(Redemption.person_id)
-        .where(Redemption.sync_id == sync_id, Redemption.person_id.is_not(None))
-        .distinct()
-        .order_by(Redemption.person_id)
-    )
-    return [row[0] for row in session.execute(query)]
 
 
 def status_lists_of_cards(session: Session, card_ids: Sequence[uuid.UUID]) -> set[int]:
