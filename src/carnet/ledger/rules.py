@@ -447,7 +447,7 @@ def apply_transfers(
                 if results[earlier] == "ok":
                     results[earlier] = "linked_event_failed"
         if not linked:
-            chain_start = None
+            chain_start, broken = None, False
     return Outcome(
         results=tuple(results),
         accounts=book.changed_accounts(),
