@@ -941,6 +941,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.oracle = Oracle(OPENING)
         self.now = NOW
         self.requests: dict[int, Transfer] = {}  # what was sent for each accepted id, to replay it
+        self.batches: list[list[Transfer]] = []  # every batch sent, to resubmit one whole as a client would
         # Money in the fund and the wallets from the start, so that payments and reservations can succeed.
         opening = [pay(1, BANK, FUND, 5000), pay(2, FUND, WALLET, 800), pay(3, FUND, WALLET2, 300)]
         assert self.oracle.submit(opening, self.now) == ["ok"] * 3
@@ -970,7 +971,7 @@ class LedgerMachine(RuleBasedStateMachine):
             debit, credit = data.draw(st.sampled_from(FLOWS))
         chosen = {"pending"} if pending else set()
         for flag in ("balancing_debit", "balancing_credit", "closing_debit", "closing_credit"):
-            if self.rare(data, 15):
+            if self.rare(data, 10):
                 chosen.add(flag)
         if self.rare(data, 40):
             chosen.add(data.draw(st.sampled_from(["urgent", "void_pending_transfer"])))
@@ -992,7 +993,10 @@ class LedgerMachine(RuleBasedStateMachine):
     def draw_resolution(self, data, batch, posting: bool) -> Transfer:
         known = self.oracle.facts + [t for t in batch if isinstance(t.amount, int)]
         pending = [f for f in known if "pending" in f.flags]
-        if pending and not self.rare(data, 8):
+        live = [f for f in pending if f.id not in self.oracle.fates]
+        if live and not self.rare(data, 4):
+            target = data.draw(st.sampled_from(live))
+        elif pending and not self.rare(data, 8):
             target = data.draw(st.sampled_from(pending))
         elif known and not self.rare(data, 4):
             target = data.draw(st.sampled_from(known))
@@ -1000,7 +1004,9 @@ class LedgerMachine(RuleBasedStateMachine):
             target = Transfer(123456, WALLET, SHOP, 10)
         whole = target.amount if isinstance(target.amount, int) else 10
         if posting:
-            amount = self.pick(data, [None, whole, max(1, whole // 2)], [whole + 1, 0, -1, 1.5], 8)
+            # A partial post is the case where the released remainder and the posted part differ: weigh it up.
+            part = max(1, whole // 2)
+            amount = self.pick(data, [part, part, None, whole], [whole + 1, 0, -1, 1.5], 8)
         else:
             amount = self.pick(data, [None, whole], [max(1, whole // 2), 0], 8)
         other = WALLET2 if target.credit_account_id != WALLET2 else SHOP
@@ -1060,16 +1066,38 @@ class LedgerMachine(RuleBasedStateMachine):
             if self.rare(data, 4):
                 transfer = replace(transfer, flags=transfer.flags | {"linked"})
             batch.append(transfer)
+        self.send(batch)
+
+    def send(self, batch: list[Transfer]) -> None:
         expected = self.oracle.submit(batch, self.now)
         got = self.books.submit(*batch, now=self.now)
         assert list(got) == expected, (batch, got, expected)
+        self.batches.append(batch)
         for transfer, result in zip(batch, got, strict=True):
             if result == "ok":
                 self.requests[transfer.id] = transfer
 
+    @rule(data=st.data())
+    def resubmit(self, data):
+        """A client that never saw the answer sends the same batch again, chains and all."""
+        if self.batches:
+            self.send(data.draw(st.sampled_from(self.batches)))
+
     @rule(seconds=st.sampled_from([1, 9, 30, 61]))
     def tick(self, seconds):
         self.now += timedelta(seconds=seconds)
+
+    @rule()
+    def wait_for_a_deadline(self):
+        """Move the clock to the exact moment the next reservation expires: the boundary is where rules slip."""
+        deadlines = [
+            f.timestamp + timedelta(seconds=f.timeout)
+            for f in self.oracle.facts
+            if "pending" in f.flags and f.timeout and f.id not in self.oracle.fates
+        ]
+        upcoming = [d for d in deadlines if d > self.now]
+        if upcoming:
+            self.now = min(upcoming)
 
     @rule()
     def sweep(self):
