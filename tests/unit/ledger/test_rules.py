@@ -344,6 +344,13 @@ class TestReplay:
         assert books.submit(post(2, 1, amount=60)) == ("exists",)
         assert books.submit(post(2, 1)) == ("exists_with_different_amount",)
 
+    def test_a_post_that_took_its_reference_from_the_pending_transfer_replays_as_exists(self):
+        books = Books().funded()
+        books.submit(pay(1, WALLET, SHOP, 100, flags=flags("pending"), reference="pos-3"), post(2, 1))
+        assert books.stored[2].reference == "pos-3"
+        assert books.submit(post(2, 1)) == ("exists",)
+        assert books.submit(post(2, 1, reference="pos-3")) == ("exists",)
+
     def test_replays_of_a_void(self):
         books = Books().funded()
         books.submit(pay(1, WALLET, SHOP, 100, flags=flags("pending")), void(2, 1))
@@ -582,6 +589,20 @@ class TestClosing:
         assert books.accounts[SHOP].closed and not books.accounts[SUSPENSE].closed
         books.sweep(NOW + timedelta(seconds=10))
         assert not books.accounts[SHOP].closed
+
+    def test_a_balancing_debit_leaves_what_is_reserved(self):
+        books = Books().funded(300)
+        books.submit(pay(1, WALLET, SHOP, 120, flags=flags("pending")))
+        assert books.submit(pay(2, WALLET, SUSPENSE, AMOUNT_MAX, flags=flags("balancing_debit"))) == ("ok",)
+        assert books.last.transfers[0].amount == 180
+        assert books.totals(WALLET) == (120, 180, 0, 300)
+
+    def test_a_post_into_a_closed_credit_account_is_refused_and_a_void_is_not(self):
+        books = Books().funded()
+        books.submit(pay(1, WALLET, SHOP, 70, flags=flags("pending")), pay(2, WALLET, SHOP, 5, flags=flags("pending")))
+        assert books.submit(pay(3, SUSPENSE, SHOP, 0, flags=flags("pending", "closing_credit"))) == ("ok",)
+        assert books.submit(post(4, 1)) == ("credit_account_closed",)
+        assert books.submit(void(5, 2)) == ("ok",)
 
     def test_a_balancing_transfer_with_nothing_to_move_is_refused(self):
         assert only(pay(1, WALLET2, SUSPENSE, 50, flags=flags("balancing_debit"))) == "exceeds_credits"
