@@ -17,7 +17,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 from typing import Any, NamedTuple
@@ -182,6 +182,15 @@ def _as_id(value: Any) -> Any:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _derive(record: Any, **changes: Any) -> Any:
+    # dataclasses.replace would check again what the rules just derived from checked values; at 8,000 transfers
+    # a batch that doubles the rules' time, so derived records are built without __post_init__.
+    derived = object.__new__(type(record))
+    for name in record.__slots__:
+        object.__setattr__(derived, name, changes[name] if name in changes else getattr(record, name))
+    return derived
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +364,7 @@ class _Book:
         for account_id, totals in self.totals.items():
             before = self.accounts[account_id]
             flags = before.flags | {"closed"} if totals.closed else before.flags - {"closed"}
-            after = replace(
+            after = _derive(
                 before,
                 flags=flags,
                 debits_pending=totals.debits_pending,
@@ -671,7 +680,7 @@ def _create(t: Transfer, book: _Book, now: datetime) -> str:
         c = c._replace(credits_posted=c.credits_posted + amount)
     book.put(book.totals, debit.id, d)
     book.put(book.totals, credit.id, c)
-    stored = replace(t, amount=amount, currency=debit.currency, timestamp=now)
+    stored = _derive(t, amount=amount, currency=debit.currency, timestamp=now)
     book.put(book.created, t.id, stored)
     return "ok"
 
