@@ -586,3 +586,32 @@ def syncs_of_person(session: Session, person_id: uuid.UUID) -> list[uuid.UUID]:
     """The syncs that brought in a person's hand-overs, in order."""
     query = select(Redemption.sync_id).where(Redemption.person_id == person_id).distinct().order_by(Redemption.sync_id)
     return [row[0] for row in session.execute(query)]
+
+
+def pending_settlements(session: Session, limit: int) -> list[Row]:
+    """Counted cash hand-overs waiting for their ledger transfer: event, programme, unit, point, value."""
+    query = (
+        select(
+            Redemption.event_id,
+            Redemption.value,
+            Escrow.program_id,
+            Program.code.label("program_code"),
+            Entitlement.unit,
+            Entitlement.unit_id,
+            Point.code.label("point_code"),
+        )
+        .join(Escrow, Escrow.id == Redemption.escrow_id)
+        .join(Entitlement, Entitlement.id == Escrow.entitlement_id)
+        .join(Program, Program.id == Escrow.program_id)
+        .join(Point, Point.id == Redemption.point_id)
+        .where(Redemption.settlement == "pending")
+        .order_by(Redemption.received_at, Redemption.event_id)
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def mark_settled(session: Session, event_ids: Sequence[uuid.UUID]) -> None:
+    """The ledger holds these hand-overs' transfers: only the settlement column of a redemption ever moves."""
+    for chunk in _chunks(list(event_ids)):
+        session.execute(update(Redemption).where(Redemption.event_id.in_(chunk)).values(settlement="settled"))
