@@ -58,6 +58,8 @@ class Permission(StrEnum):
     # Fund programmes, disburse cash cycles, submit transfers; read accounts, statements and totals.
     LEDGER_MANAGE = "ledger:manage"
     LEDGER_READ = "ledger:read"
+    # Take card payments at a shop (card + PIN), confirm, cancel and refund them.
+    PAYMENTS_TAKE = "payments:take"
 
 
 class Purpose(StrEnum):
@@ -143,7 +145,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.LEDGER_READ,
         }
     ),
-    Role.MERCHANT: frozenset({Permission.OWN_CREDENTIALS}),
+    Role.MERCHANT: frozenset({Permission.OWN_CREDENTIALS, Permission.PAYMENTS_TAKE}),
     Role.CITIZEN: frozenset({Permission.SELF_READ, Permission.OWN_CREDENTIALS}),
 }
 

@@ -395,10 +395,11 @@ def show_ledger(cycle: str, passphrase: str) -> None:
     from carnet.programs import service as programs
 
     console.rule(t("Wallets"))
+    cash = "cash_transfer"
     officer = system_actor("demo", "program_administration")
     with transaction() as session:
-        run = next(r for r in programs.runs_of(session, code="cash_transfer") if r.status == "published")
-        wallets.fund_programme(session, actor=officer, code="cash_transfer", amount=run.total_value,
+        run = next(r for r in programs.runs_of(session, code=cash) if r.status == "published")
+        wallets.fund_programme(session, actor=officer, code=cash, amount=run.total_value,
                                reference=f"ORDEN-{cycle}", now=utcnow())  # fmt: skip
         paid = wallets.disburse(session, actor=officer, run_id=run.id, passphrase=passphrase, now=utcnow())
     with transaction() as session:

@@ -202,6 +202,18 @@ def account_view(row: LedgerAccount) -> dict[str, Any]:
             "available": row.credits_posted - row.debits_posted - row.debits_pending}  # fmt: skip
 
 
+def get_transfer(session: Session, transfer_id: uuid.UUID) -> dict[str, Any] | None:
+    """One stored transfer, or None."""
+    found = repo.transfers(session, [transfer_id])
+    if not found:
+        return None
+    row = found[0]
+    return {"id": row.id, "debit_account_id": row.debit_account_id, "credit_account_id": row.credit_account_id,
+            "amount": row.amount, "pending_id": row.pending_id, "ledger": row.ledger, "code": row.code,
+            "flags": row.flags, "reference": row.reference, "currency": row.currency,
+            "timestamp": row.timestamp}  # fmt: skip
+
+
 def get_account(session: Session, account: uuid.UUID) -> dict[str, Any]:
     """One account and its balance."""
     found = repo.accounts(session, [account])

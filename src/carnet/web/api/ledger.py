@@ -16,16 +16,20 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from carnet.access.policy import Permission, Purpose
-from carnet.flows import wallets
+from carnet.access.throttle import card_key
+from carnet.credentials.service import policy_from
+from carnet.flows import payments, wallets
 from carnet.kit.actor import Actor
 from carnet.kit.clock import utcnow
 from carnet.ledger import service
 from carnet.ledger.rules import TRANSFER_FLAGS, Transfer
 from carnet.web.deps import UnitOfWorkRoute, get_session, requires
+from carnet.web.guards import THROTTLED_RESPONSES, Attempts, attempts
 
 router = APIRouter(tags=["ledger"], route_class=UnitOfWorkRoute)
 manage = requires(Permission.LEDGER_MANAGE, Purpose.PROGRAM_ADMINISTRATION)
 read = requires(Permission.LEDGER_READ, Purpose.NONE)
+take = requires(Permission.PAYMENTS_TAKE, Purpose.NONE)
 
 
 class TransferIn(BaseModel):
@@ -168,3 +172,60 @@ def disburse(run_id: uuid.UUID, request: Request, actor: Actor = Depends(manage)
     """Pay a published cash run into wallets; a rerun pays nobody twice."""
     return wallets.disburse(session, actor=actor, run_id=run_id, passphrase=request.app.state.settings.key_passphrase,
                             now=utcnow()).__dict__  # fmt: skip
+
+
+class PaymentIn(BaseModel):
+    """A payment at a shop: the id the till chose (and kept) first, the card's QR text and PIN, what to pay."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: uuid.UUID
+    credential: str = Field(max_length=4096)
+    pin: str = Field(min_length=4, max_length=12)
+    programme: str = Field(min_length=1, max_length=48)
+    amount: int = Field(gt=0, le=2**63 - 1, description="minor units")
+
+
+class RefundIn(BaseModel):
+    """Give part or all of a payment back; one refund per reference."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: int = Field(gt=0, le=2**63 - 1)
+    reference: str = Field(min_length=1, max_length=48)
+
+
+class PaymentOut(BaseModel):
+    """The payment's id and its ledger result (`ok`, `exists`, or why not)."""
+
+    payment: uuid.UUID
+    result: str
+
+
+@router.post("/api/v1/payments", response_model=PaymentOut, responses=THROTTLED_RESPONSES)
+def pay(body: PaymentIn, request: Request, actor: Actor = Depends(take), guard: Attempts = Depends(attempts),
+        session: Session = Depends(get_session)):  # fmt: skip
+    """Reserve the amount in the card holder's wallet (card + PIN); the shop confirms once the goods are handed over."""
+    settings = request.app.state.settings
+    with guard.guard(card_key(body.credential)):
+        return payments.pay(session, actor=actor, payment_id=body.id, credential=body.credential, pin=body.pin,
+                            programme=body.programme, amount=body.amount, policy=policy_from(settings),
+                            passphrase=settings.key_passphrase, now=utcnow())  # fmt: skip
+
+
+@router.post("/api/v1/payments/{payment_id}/confirmation", response_model=PaymentOut)
+def confirm(payment_id: uuid.UUID, actor: Actor = Depends(take), session: Session = Depends(get_session)):
+    """Post a reserved payment."""
+    return payments.confirm(session, actor=actor, payment_id=payment_id, now=utcnow())
+
+
+@router.post("/api/v1/payments/{payment_id}/cancellation", response_model=PaymentOut)
+def cancel(payment_id: uuid.UUID, actor: Actor = Depends(take), session: Session = Depends(get_session)):
+    """Void a reserved payment: the money goes back to the wallet."""
+    return payments.cancel(session, actor=actor, payment_id=payment_id, now=utcnow())
+
+
+@router.post("/api/v1/payments/{payment_id}/refunds", response_model=PaymentOut)
+def refund(payment_id: uuid.UUID, body: RefundIn, actor: Actor = Depends(take),
+           session: Session = Depends(get_session)):  # fmt: skip
+    """Give part or all of a payment back to its wallet."""
+    return payments.refund(session, actor=actor, payment_id=payment_id, amount=body.amount, reference=body.reference,
+                           now=utcnow())  # fmt: skip
