@@ -3,28 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from carnet.db.queries import chunks, dialect_insert
 from carnet.ledger.models import LedgerAccount, LedgerBatch, LedgerResolution, LedgerTransfer
 
-CHUNK = 900
 _TOTALS = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def take_write_lock(session: Session, batch: dict[str, Any]) -> None:
@@ -35,7 +24,7 @@ def take_write_lock(session: Session, batch: dict[str, Any]) -> None:
 def lock_accounts(session: Session, ids: Sequence[uuid.UUID]) -> list[LedgerAccount]:
     """The accounts, locked FOR UPDATE in id order (one order for every batch: no deadlock between them)."""
     out: list[LedgerAccount] = []
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         query = (
             select(LedgerAccount)
             .where(LedgerAccount.id.in_(chunk))
@@ -50,7 +39,7 @@ def lock_accounts(session: Session, ids: Sequence[uuid.UUID]) -> list[LedgerAcco
 def accounts(session: Session, ids: Sequence[uuid.UUID]) -> list[LedgerAccount]:
     """The accounts, unlocked (for reading balances)."""
     out: list[LedgerAccount] = []
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         out.extend(session.execute(select(LedgerAccount).where(LedgerAccount.id.in_(chunk))).scalars())
     return out
 
@@ -58,7 +47,7 @@ def accounts(session: Session, ids: Sequence[uuid.UUID]) -> list[LedgerAccount]:
 def transfers(session: Session, ids: Sequence[uuid.UUID]) -> list[LedgerTransfer]:
     """Stored transfers by id."""
     out: list[LedgerTransfer] = []
-    for chunk in _chunks(sorted(set(ids))):
+    for chunk in chunks(sorted(set(ids))):
         out.extend(session.execute(select(LedgerTransfer).where(LedgerTransfer.id.in_(chunk))).scalars())
     return out
 
@@ -66,7 +55,7 @@ def transfers(session: Session, ids: Sequence[uuid.UUID]) -> list[LedgerTransfer
 def resolutions(session: Session, pending_ids: Sequence[uuid.UUID]) -> list[LedgerResolution]:
     """How these pending transfers ended, for those that did."""
     out: list[LedgerResolution] = []
-    for chunk in _chunks(sorted(set(pending_ids))):
+    for chunk in chunks(sorted(set(pending_ids))):
         query = select(LedgerResolution).where(LedgerResolution.pending_id.in_(chunk))
         out.extend(session.execute(query).scalars())
     return out
@@ -87,7 +76,9 @@ def open_pending(session: Session, due_before: datetime, limit: int) -> list[Led
 def insert_accounts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Open accounts; one that exists already is left as it is."""
     if rows:
-        session.execute(_insert(session)(LedgerAccount.__table__).on_conflict_do_nothing(index_elements=["id"]), rows)
+        session.execute(
+            dialect_insert(session)(LedgerAccount.__table__).on_conflict_do_nothing(index_elements=["id"]), rows
+        )
 
 
 def insert_transfers(session: Session, rows: list[dict[str, Any]]) -> None:
