@@ -47,7 +47,10 @@ MODULES: dict[str, list[str]] = {
         "tests/unit/credentials/test_statuslist.py",
         "tests/unit/credentials/test_statuslist_edges.py",
     ],
-    "credentials/cbor_guard.py": ["tests/unit/credentials/test_cbor_guard.py"],
+    "credentials/cbor_guard.py": [
+        "tests/unit/credentials/test_cbor_guard.py",
+        "tests/unit/credentials/test_cbor_guard_edges.py",
+    ],
     "registry/policy.py": [
         "tests/unit/test_prohibited_attributes.py",
         "tests/unit/test_prohibited_names_es.py",

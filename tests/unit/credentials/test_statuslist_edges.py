@@ -181,11 +181,13 @@ class TestClaimLimits:
         error = refusal(token({**claims(), 7: [0]}))
         assert error.message == BAD_SHAPE
         error = refusal(token(claims(status={"bits": 1, "lst": SMALL, "x": [0]})))
-        assert (error.code, error.message) == ("malformed", "unreadable status list claims: nesting deeper than 2")
+        assert error.code == "malformed"
+        assert error.message.startswith("unreadable status list claims: nesting deeper than 2 at byte ")
 
     def test_thirty_two_items_pass_the_scan_and_thirty_three_do_not(self):
         # The 13 items of the claims, a key and an array: 15, and then the array's own items.
         error = refusal(token({**claims(), 7: [0] * 17}))
         assert error.message == BAD_SHAPE
         error = refusal(token({**claims(), 7: [0] * 18}))
-        assert (error.code, error.message) == ("malformed", "unreadable status list claims: more than 32 items")
+        assert error.code == "malformed"
+        assert error.message.startswith("unreadable status list claims: more than 32 items: ")
