@@ -42,7 +42,7 @@ MODULES: dict[str, list[str]] = {
     "audit/merkle.py": ["tests/unit/test_merkle.py"],
     "credentials/verify.py": ["tests/unit/credentials/test_verify.py"],
     "credentials/cose.py": ["tests/unit/credentials/test_cose.py", "tests/unit/credentials/test_verify.py"],
-    "credentials/base45.py": ["tests/unit/credentials/test_base45.py"],
+    "credentials/base45.py": ["tests/unit/credentials/test_base45.py", "tests/unit/credentials/test_base45_paths.py"],
     "credentials/statuslist.py": [
         "tests/unit/credentials/test_statuslist.py",
         "tests/unit/credentials/test_statuslist_edges.py",
