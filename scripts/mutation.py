@@ -42,9 +42,15 @@ MODULES: dict[str, list[str]] = {
     "audit/merkle.py": ["tests/unit/test_merkle.py"],
     "credentials/verify.py": ["tests/unit/credentials/test_verify.py"],
     "credentials/cose.py": ["tests/unit/credentials/test_cose.py", "tests/unit/credentials/test_verify.py"],
-    "credentials/base45.py": ["tests/unit/credentials/test_base45.py"],
-    "credentials/statuslist.py": ["tests/unit/credentials/test_statuslist.py"],
-    "credentials/cbor_guard.py": ["tests/unit/credentials/test_cbor_guard.py"],
+    "credentials/base45.py": ["tests/unit/credentials/test_base45.py", "tests/unit/credentials/test_base45_paths.py"],
+    "credentials/statuslist.py": [
+        "tests/unit/credentials/test_statuslist.py",
+        "tests/unit/credentials/test_statuslist_edges.py",
+    ],
+    "credentials/cbor_guard.py": [
+        "tests/unit/credentials/test_cbor_guard.py",
+        "tests/unit/credentials/test_cbor_guard_edges.py",
+    ],
     "registry/policy.py": [
         "tests/unit/test_prohibited_attributes.py",
         "tests/unit/test_prohibited_names_es.py",

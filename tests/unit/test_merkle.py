@@ -279,3 +279,21 @@ class TestProofRequests:
     def test_a_consistency_proof_from_nothing_or_to_a_smaller_tree_is_refused(self, first, second):
         with pytest.raises(ValueError, match=f"no consistency proof from size {first} to size {second}"):
             consistency_proof(first, second, list_range_hash(LEAVES))
+
+
+def test_every_consistency_proof_between_trees_of_up_to_40_leaves():
+    # Exhaustive where the random trees above are sparse: the right-border paths of trees of 9 to 40 leaves
+    # (9 -> 10, 13 -> 14, 25 -> 27, ...) are where the first tree's last node is promoted several levels.
+    leaves = [leaf_hash(i.to_bytes(2, "big")) for i in range(40)]
+    nodes = list_range_hash(leaves)
+    heads = {n: root_of(leaves[:n]) for n in range(1, 41)}
+    for second in range(1, 41):
+        for first in range(1, second + 1):
+            proof = consistency_proof(first, second, nodes)
+            old, new = heads[first], heads[second]
+            assert verify_consistency(first, second, old, new, proof), (first, second)
+            if proof:
+                assert not verify_consistency(first, second, old, new, proof[:-1]), (first, second)
+                assert not verify_consistency(first, second, old, new, proof[1:]), (first, second)
+                assert not verify_consistency(first, second, old, new, [*proof, proof[-1]]), (first, second)
+                assert not verify_consistency(first, second, new, new, proof) or old == new, (first, second)

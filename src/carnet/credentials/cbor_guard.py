@@ -41,34 +41,36 @@ def scan(
             continue
         is_map_key = frame[1] and frame[0] % 2 == 0
         frame[0] -= 1
-        if position >= size:
-            raise UnsafeCbor(f"the data ends at byte {position} where another item was expected")
-        initial = data[position]
-        position += 1
+        # Every error names the byte at which the offending item starts: its initial byte.
+        start = position
+        if start >= size:
+            raise UnsafeCbor(f"the data ends at byte {start} where another item was expected")
+        initial = data[start]
+        position = start + 1
         major, info = initial >> 5, initial & 0x1F
         if info < 24:
             argument = info
         elif info < 28:
             width = 1 << (info - 24)
             if position + width > size:
-                raise UnsafeCbor(f"the data ends inside the header at byte {position - 1}")
+                raise UnsafeCbor(f"the data ends inside the header of the item at byte {start}")
             argument = int.from_bytes(data[position : position + width], "big")
             position += width
         elif info == 31:
-            raise UnsafeCbor(f"indefinite length at byte {position - 1}")
+            raise UnsafeCbor(f"indefinite length at byte {start}")
         else:
-            raise UnsafeCbor(f"reserved additional information {info} at byte {position - 1}")
+            raise UnsafeCbor(f"reserved additional information {info} at byte {start}")
         items += 1
         if items > max_items:
-            raise UnsafeCbor(f"more than {max_items} items")
+            raise UnsafeCbor(f"more than {max_items} items: the item at byte {start} is one too many")
         if is_map_key and major not in (_UNSIGNED, _NEGATIVE, _TEXT):
-            raise UnsafeCbor(f"a map key at byte {position - 1} is neither an integer nor text")
+            raise UnsafeCbor(f"a map key at byte {start} is neither an integer nor text")
         if major in (_UNSIGNED, _NEGATIVE):
             continue
         remaining = size - position
         if major in (_BYTES, _TEXT):
             if argument > remaining:
-                raise UnsafeCbor(f"a string at byte {position - 1} claims {argument} bytes; {remaining} remain")
+                raise UnsafeCbor(f"a string at byte {start} claims {argument} bytes; {remaining} remain")
             position += argument
             continue
         if major == _ARRAY:
@@ -77,18 +79,18 @@ def scan(
             children, is_map = 2 * argument, True
         elif major == _TAG:
             if argument not in allowed_tags:
-                raise UnsafeCbor(f"tag {argument} at byte {position - 1} is not allowed here")
+                raise UnsafeCbor(f"tag {argument} at byte {start} is not allowed here")
             children, is_map = 1, False
         else:
-            raise UnsafeCbor(f"floats and simple values are not allowed (byte {position - 1})")
+            raise UnsafeCbor(f"floats and simple values are not allowed (byte {start})")
         # Every item takes at least one byte, so a count beyond the remaining bytes is a lie.
         if children > remaining:
-            raise UnsafeCbor(f"a container at byte {position - 1} claims {children} items; {remaining} bytes remain")
+            raise UnsafeCbor(f"a container at byte {start} claims {children} items; {remaining} bytes remain")
         if len(open_containers) > max_depth:
-            raise UnsafeCbor(f"nesting deeper than {max_depth}")
+            raise UnsafeCbor(f"nesting deeper than {max_depth} at byte {start}")
         open_containers.append([children, is_map])
     if position != size:
-        raise UnsafeCbor(f"{size - position} bytes after the end of the item")
+        raise UnsafeCbor(f"{size - position} bytes after the end of the item, from byte {position}")
 
 
 def loads(

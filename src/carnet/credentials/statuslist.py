@@ -116,7 +116,7 @@ def decode_status_list(data: bytes, keys: Mapping[bytes, VerifierKey]) -> Status
     if not verify_sign1(msg, key.public_raw):
         raise CoseError("the status list's signature does not verify", code="bad_signature")
     try:
-        claims = cbor_guard.loads(msg.payload, max_depth=3, max_items=32)
+        claims = cbor_guard.loads(msg.payload, max_depth=2, max_items=32)
     except cbor_guard.UnsafeCbor as exc:
         raise CoseError(f"unreadable status list claims: {exc}") from None
     if not isinstance(claims, Mapping) or set(claims) != _TOKEN_CLAIMS:

@@ -252,7 +252,7 @@ class _Checker:
             info = self.attributes.get(name)
             if info is None:
                 close = difflib.get_close_matches(name, [*self.core, *self.attributes], n=1)
-                hint = f"; did you mean {close[0]}?" if close else ""
+                hint = "".join(f"; did you mean {match}?" for match in close)
                 self.problem(
                     node.at, code="undeclared_attribute", message=f"'{name}' is not a declared attribute{hint}"
                 )
@@ -333,7 +333,6 @@ class _Checker:
         typed = replace(node, left=left, options=replace(node.options, items=items), type="boolean")
         if not items:
             self.problem(node.options.at, code="rule_syntax", message="a list needs at least one value")
-            return typed
         if left.type is None:
             return typed
         for item in items:
