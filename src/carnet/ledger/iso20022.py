@@ -475,14 +475,14 @@ def _check(root: Element, message: str) -> None:
         raise DocumentRefused(
             f"/{_local(root.tag)}: the root is {root.tag!r}, a {message} document is {expected!r}",
             code="iso20022_invalid",
-            message=message,
+            schema=message,
             path="/" + _local(root.tag),
         )
     for error in _schema(message).iter_errors(root):
         elem = error.elem if isinstance(error.elem, Element) else None
         path = _element_path(root, elem) or _local(error.path or "/")
         reason = _local(error.reason or error.message)
-        raise DocumentRefused(f"{path}: {reason}", code="iso20022_invalid", message=message, path=path)
+        raise DocumentRefused(f"{path}: {reason}", code="iso20022_invalid", schema=message, path=path)
 
 
 def validate(xml: bytes, message: str) -> None:
