@@ -63,6 +63,13 @@ class SettlementInvalid(AppError):
         super().__init__(message=message, code=code, status=422, extra=extra)
 
 
+class ReconciliationRefused(AppError):
+    """A statement that cannot be reconciled with the run at all (it covers another account)."""
+
+    def __init__(self, message: str, code: str, **extra: Any) -> None:
+        super().__init__(message=message, code=code, status=422, extra=extra)
+
+
 class DocumentRefused(AppError):
     """An ISO 20022 document that is not well formed, carries a DTD, or breaks its XSD."""
 
@@ -692,11 +699,9 @@ class Reconciliation:
 def reconcile(run: SettlementRun, statement: Statement) -> Reconciliation:
     """Match a statement's booked entries to a run's payouts by end-to-end id (then by remittance text)."""
     if statement.account.number != run.debtor_account.number:
-        raise AppError(
-            message=f"the statement is for account {statement.account.number}, the run pays from "
-            f"{run.debtor_account.number}",
+        raise ReconciliationRefused(
+            f"the statement is for account {statement.account.number}, the run pays from {run.debtor_account.number}",
             code="statement_account_mismatch",
-            status=422,
         )
     by_end_to_end = {payout.end_to_end_id: payout for payout in run.payouts}
     remittances: dict[str, list[Payout]] = {}
