@@ -557,8 +557,14 @@ def _account_of(reader: _Reader, statement: Element) -> Account:
 
 def _date(reader: _Reader, element: Element, path: str) -> date | None:
     text = reader.text(element, f"{path}/Dt") or reader.text(element, f"{path}/DtTm")
-    # A date may carry a zone and a date-time its time; the booking day is the first ten characters either way.
-    return date.fromisoformat(text[:10]) if text else None
+    if not text:
+        return None
+    try:
+        # A date may carry a zone and a date-time its time; the booking day is the first ten characters either way.
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        # The XSD allows years no bank uses (before year 1, after 9999).
+        raise DocumentRefused(f"{text!r} is not a booking date Carnet can read", code="iso20022_invalid") from None
 
 
 def _remittance(reader: _Reader, transaction: Element) -> str | None:

@@ -172,7 +172,10 @@ def _entry(statement: ET.Element, entry: dict[str, Any], number: int, v08: bool)
         ET.SubElement(ET.SubElement(node, "Sts"), "Cd").text = entry["status"]
     else:
         ET.SubElement(node, "Sts").text = entry["status"]
-    ET.SubElement(ET.SubElement(node, "BookgDt"), "Dt").text = entry.get("booking_date", "2026-03-02")
+    if "booking_time" in entry:
+        ET.SubElement(ET.SubElement(node, "BookgDt"), "DtTm").text = entry["booking_time"]
+    else:
+        ET.SubElement(ET.SubElement(node, "BookgDt"), "Dt").text = entry.get("booking_date", "2026-03-02")
     ET.SubElement(ET.SubElement(node, "ValDt"), "Dt").text = "2026-03-02"
     ET.SubElement(node, "AcctSvcrRef").text = f"BCMH{number:08d}"
     if not entry.get("no_bank_code"):
@@ -632,6 +635,15 @@ class TestReadStatement:
         batch = booked(123_456, transactions=[{"end_to_end_id": "A"}, {"end_to_end_id": "B"}])
         (entry,) = read_statement(statement_xml([batch])).entries
         assert (entry.amount, entry.end_to_end_id) == (123_456, None)
+
+    @pytest.mark.parametrize("version", STATEMENT_VERSIONS)
+    def test_a_booking_time_gives_its_day_as_written(self, version):
+        xml = statement_xml([booked(payout(1), booking_time="2026-03-02T23:15:00-06:00")], version=version)
+        assert read_statement(xml).entries[0].booking_date == date(2026, 3, 2)
+
+    def test_a_booking_date_no_bank_uses_is_refused(self):
+        xml = statement_xml([booked(payout(1), booking_date="12026-03-02")])
+        assert refused(read_statement, xml).code == "iso20022_invalid"
 
     def test_notprovided_is_no_end_to_end_id(self):
         (entry,) = read_statement(statement_xml([booked(payout(1), end_to_end_id="NOTPROVIDED")])).entries
