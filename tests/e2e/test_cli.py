@@ -499,6 +499,8 @@ class TestDemo:
         assert "every event gets its first answer again (accepted)" in result.output
         assert "Case over_entitlement at deposito-2" in result.output
         assert "Distribution, cycle" in result.output
+        assert re.search(r"cash_transfer \d{4}-\d{2}: [\d,]+ wallets paid .* none twice", result.output)
+        assert "balances sum to zero" in result.output
 
 
 class TestAuditVerify:

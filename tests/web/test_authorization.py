@@ -196,6 +196,23 @@ MATRIX: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/distribution/cases"):          {"none": "403 403 200 403 200 403 403 401"},
     ("POST", "/api/v1/distribution/cases/{case_id}/closure"): {"none": "403 403 404 403 403 403 403 401"},
     ("GET", "/api/v1/distribution/report"):         {"none": "403 403 200 403 200 403 403 401"},
+    # The wallet ledger (issue 12): officers fund, disburse and submit transfers; the oversight body reads.
+    # A refused transfer is a result in a 200 answer, not an HTTP error.
+    ("POST", "/api/v1/ledger/transfers"):           {"none": "403 403 200 403 403 403 403 401"},
+    ("GET", "/api/v1/ledger/accounts/{account_id}"): {"none": "403 403 404 403 404 403 403 401"},
+    ("GET", "/api/v1/ledger/accounts/{account_id}/statement"): {"none": "403 403 404 403 404 403 403 401"},
+    ("GET", "/api/v1/ledger/totals"):               {"none": "403 403 200 403 200 403 403 401"},
+    ("POST", "/api/v1/programs/{code}/funding"):    {"own_programme": "403 403 200 403 403 403 403 401",
+                                                     "none":          "403 403 404 403 403 403 403 401"},
+    # Shops take payments with a card and its PIN (the matrix's card pays into no cash wallet: 409); a payment
+    # of another shop, or none, is not found.
+    ("POST", "/api/v1/payments"):                   {"same_region": "403 403 403 403 403 409 403 401"},
+    ("POST", "/api/v1/payments/{payment_id}/confirmation"): {"none": "403 403 403 403 403 404 403 401"},
+    ("POST", "/api/v1/payments/{payment_id}/cancellation"): {"none": "403 403 403 403 403 404 403 401"},
+    ("POST", "/api/v1/payments/{payment_id}/refunds"): {"none": "403 403 403 403 403 404 403 401"},
+    # The matrix's runs are proposed, not published: nothing to disburse yet.
+    ("POST", "/api/v1/runs/{run_id}/disbursement"): {"own_programme": "403 403 409 403 403 403 403 401",
+                                                     "none":          "403 403 404 403 403 403 403 401"},
 }
 # fmt: on
 DEVICE_SIGNED = ("/api/v1/points/{point_id}/manifest", "/api/v1/sync/events")
@@ -373,6 +390,8 @@ def concrete(world: World, method: str, path: str, relation: str) -> tuple[str, 
         "device_id": str(uuid.uuid4()) if missing else ids[f"device_{region}"],
         "escrow_id": str(uuid.uuid4()),
         "case_id": str(uuid.uuid4()),
+        "account_id": str(uuid.uuid4()),
+        "payment_id": str(uuid.uuid4()),
     }
     url = re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], path)
     target = "VE-V" if region == "v" else "VE-A"
@@ -417,6 +436,13 @@ def concrete(world: World, method: str, path: str, relation: str) -> tuple[str, 
         ("POST", "/api/v1/distribution/escrow"): {"cycle": "2026-11"},
         ("POST", "/api/v1/escrow/{escrow_id}/point"): {"point": "m-point-a", "reason": "closer to home"},
         ("POST", "/api/v1/distribution/cases/{case_id}/closure"): {"resolution": "checked with the depot"},
+        ("POST", "/api/v1/ledger/transfers"): {"transfers": [{
+            "id": str(uuid.uuid4()), "debit_account_id": str(uuid.uuid4()), "credit_account_id": str(uuid.uuid4()),
+            "amount": 100, "ledger": 928, "code": 1}]},
+        ("POST", "/api/v1/programs/{code}/funding"): {"amount": 1000, "reference": "OP-MATRIX"},
+        ("POST", "/api/v1/payments"): {"id": str(uuid.uuid4()), "credential": ids["credential_a"], "pin": ids["pin_a"],
+                                       "programme": ids["programme_a"], "amount": 100},
+        ("POST", "/api/v1/payments/{payment_id}/refunds"): {"amount": 10, "reference": "R1"},
     }  # fmt: skip
     if (method, path) in bodies:
         kwargs["json"] = bodies[(method, path)]

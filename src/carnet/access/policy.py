@@ -55,6 +55,11 @@ class Permission(StrEnum):
     # Read redemption cases and the reconciliation report; close cases.
     CASES_READ = "cases:read"
     CASES_RESOLVE = "cases:resolve"
+    # Fund programmes, disburse cash cycles, submit transfers; read accounts, statements and totals.
+    LEDGER_MANAGE = "ledger:manage"
+    LEDGER_READ = "ledger:read"
+    # Take card payments at a shop (card + PIN), confirm, cancel and refund them.
+    PAYMENTS_TAKE = "payments:take"
 
 
 class Purpose(StrEnum):
@@ -119,6 +124,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.DEVICES_SUSPEND,
             Permission.CASES_READ,
             Permission.CASES_RESOLVE,
+            Permission.LEDGER_MANAGE,
+            Permission.LEDGER_READ,
         }
     ),
     Role.AGENT: frozenset(
@@ -135,9 +142,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.OWN_CREDENTIALS,
             Permission.DISTRIBUTION_READ,
             Permission.CASES_READ,
+            Permission.LEDGER_READ,
         }
     ),
-    Role.MERCHANT: frozenset({Permission.OWN_CREDENTIALS}),
+    Role.MERCHANT: frozenset({Permission.OWN_CREDENTIALS, Permission.PAYMENTS_TAKE}),
     Role.CITIZEN: frozenset({Permission.SELF_READ, Permission.OWN_CREDENTIALS}),
 }
 

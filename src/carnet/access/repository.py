@@ -7,11 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, delete, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from carnet.access.models import ApiToken, ThrottleCounter, User, WebSession
+from carnet.db.queries import dialect_insert
 
 # A token's last use is written at most this often, so that reads do not each write a row.
 LAST_USED_RESOLUTION_SECONDS = 60
@@ -131,7 +130,7 @@ def throttle_counters(session: Session, keys: Sequence[tuple[str, str]]) -> list
 
 def count_throttle_failure(session: Session, kind: str, key_hash: str, now: datetime) -> int:
     """Add one failure to a counter (an upsert: atomic across processes); the new count."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     statement = insert(ThrottleCounter).values(kind=kind, key_hash=key_hash, failures=1, last_failure=now)
     statement = statement.on_conflict_do_update(
         index_elements=["kind", "key_hash"],

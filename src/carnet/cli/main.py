@@ -17,6 +17,7 @@ from carnet.cli import audit as audit_cli
 from carnet.cli import backup as backup_cli
 from carnet.cli import cards as cards_cli
 from carnet.cli import distribution as distribution_cli
+from carnet.cli import ledger as ledger_cli
 from carnet.cli import point as point_cli
 from carnet.cli import programs as programs_cli
 from carnet.cli import registry as registry_cli
@@ -50,6 +51,7 @@ app.add_typer(programs_cli.app, name="programs")
 app.add_typer(backup_cli.app, name="backup")
 app.add_typer(point_cli.app, name="point")
 app.add_typer(distribution_cli.app, name="distribution")
+app.add_typer(ledger_cli.app, name="ledger")
 
 
 def shipped_dictionary_path() -> Path:
@@ -277,6 +279,7 @@ def demo(
     person_id = show_cards(demo_dir, passphrase)
     cycle = show_programs(person_id, passphrase)
     show_distribution(demo_dir, cycle=cycle, passphrase=passphrase)
+    show_ledger(cycle, passphrase)
     show_audit(passphrase, person_id)
     if no_serve:
         return
@@ -383,6 +386,34 @@ def show_programs(person_id, passphrase: str) -> str:  # type: ignore[no-untyped
                                             person_id=person_id, now=utcnow())  # fmt: skip
     programs_cli.print_explanation(found)
     return cycle
+
+
+def show_ledger(cycle: str, passphrase: str) -> None:
+    """The demo's wallets: fund the cash programme, disburse its cycle (twice: nothing paid twice), the totals."""
+    from carnet.flows import wallets
+    from carnet.ledger import service as ledger
+    from carnet.programs import service as programs
+
+    console.rule(t("Wallets"))
+    cash = "cash_transfer"
+    officer = system_actor("demo", "program_administration")
+    with transaction() as session:
+        run = next(r for r in programs.runs_of(session, code=cash) if r.status == "published")
+        wallets.fund_programme(session, actor=officer, code=cash, amount=run.total_value,
+                               reference=f"ORDEN-{cycle}", now=utcnow())  # fmt: skip
+        paid = wallets.disburse(session, actor=officer, run_id=run.id, passphrase=passphrase, now=utcnow())
+    with transaction() as session:
+        again = wallets.disburse(session, actor=officer, run_id=run.id, passphrase=passphrase, now=utcnow())
+        totals = ledger.ledger_totals(session)
+    console.print(t("cash_transfer {cycle}: {n} wallets paid {amount} VES; run again: {m} already paid, none twice.",
+                    cycle=cycle, n=f"{paid.applied:,}", amount=f"{paid.amount / 100:,.2f}",
+                    m=f"{again.existing:,}"))  # fmt: skip
+    for line in totals:
+        console.print(t("Ledger {ledger} ({currency}): debits {debits} = credits {credits}; balances sum to zero.",
+                        ledger=line["ledger"], currency=line["currency"],
+                        debits=f"{line['debits_posted'] / 100:,.2f}",
+                        credits=f"{line['credits_posted'] / 100:,.2f}") if line["balanced"] else
+                      t("Ledger {ledger} does NOT balance", ledger=line["ledger"]))  # fmt: skip
 
 
 def show_audit(passphrase: str, person_id) -> None:  # type: ignore[no-untyped-def]

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, any_, bindparam, func, insert, select, union_all, update
+from sqlalchemy import Row, and_, func, insert, select, union_all, update
 from sqlalchemy import case as when
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from carnet.access.models import User
 from carnet.credentials.models import Card
+from carnet.db.queries import chunks, dialect_insert, member_of
 from carnet.distribution.models import (
     Device,
     DeviceSync,
@@ -32,32 +30,6 @@ from carnet.distribution.models import (
 )
 from carnet.programs.models import EligibilityRun, Entitlement, Program, ProgramVersion
 from carnet.registry.models import Household, Person, Region
-
-# IN lists are sent in chunks: SQLite's variable limit, and plans that stay simple.
-CHUNK = 900
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
-
-
-def _member_of(session: Session, column: Any, values: Sequence[Any]) -> list[ColumnElement[bool]]:
-    """Conditions, one query each, that together say `column IN values` (none for no values).
-
-    On PostgreSQL one `= ANY(array)` with the values as a single parameter: one query, and less than
-    half the time of IN lists of CHUNK values (benchmarks/distribution.py); elsewhere those IN lists.
-    """
-    values = list(values)
-    if not values:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        return [column == any_(bindparam(None, values, type_=ARRAY(column.type)))]
-    return [column.in_(chunk) for chunk in _chunks(values)]
-
-
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 # Points
@@ -217,7 +189,7 @@ def insert_escrow(session: Session, rows: list[dict[str, Any]]) -> int:
         return 0
     ids = [row["entitlement_id"] for row in rows]
     before = _escrowed(session, ids)
-    statement = _insert(session)(Escrow.__table__).on_conflict_do_nothing(index_elements=["entitlement_id"])
+    statement = dialect_insert(session)(Escrow.__table__).on_conflict_do_nothing(index_elements=["entitlement_id"])
     session.execute(statement, rows)
     return _escrowed(session, ids) - before
 
@@ -225,7 +197,7 @@ def insert_escrow(session: Session, rows: list[dict[str, Any]]) -> int:
 def _escrowed(session: Session, entitlement_ids: Sequence[int]) -> int:
     return sum(
         session.execute(select(func.count()).select_from(Escrow).where(Escrow.entitlement_id.in_(chunk))).scalar_one()
-        for chunk in _chunks(list(entitlement_ids))
+        for chunk in chunks(list(entitlement_ids))
     )
 
 
@@ -305,7 +277,7 @@ def manifest_windows(session: Session, device_id: uuid.UUID) -> dict[tuple[str, 
 def stored_by_id(session: Session, event_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
     """Events already held, by id: device, hash, seq, chain and first answer."""
     out: dict[uuid.UUID, Row] = {}
-    for member in _member_of(session, Redemption.event_id, event_ids):
+    for member in member_of(session, Redemption.event_id, event_ids):
         query = select(Redemption.event_id, Redemption.device_id, Redemption.hash, Redemption.seq, Redemption.chain,
                        Redemption.answer).where(member)  # fmt: skip
         out.update({row.event_id: row for row in session.execute(query)})
@@ -315,7 +287,7 @@ def stored_by_id(session: Session, event_ids: Sequence[uuid.UUID]) -> dict[uuid.
 def stored_by_hash(session: Session, hashes: Sequence[bytes]) -> dict[bytes, Row]:
     """Events already held, by hash."""
     out: dict[bytes, Row] = {}
-    for member in _member_of(session, Redemption.hash, hashes):
+    for member in member_of(session, Redemption.hash, hashes):
         query = select(Redemption.event_id, Redemption.device_id, Redemption.hash, Redemption.seq,
                        Redemption.chain).where(member)  # fmt: skip
         out.update({bytes(row.hash): row for row in session.execute(query)})
@@ -325,7 +297,7 @@ def stored_by_hash(session: Session, hashes: Sequence[bytes]) -> dict[bytes, Row
 def cards_with_holders(session: Session, card_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:
     """Card → its person, household, status and revocation time."""
     out: dict[uuid.UUID, Row] = {}
-    for member in _member_of(session, Card.id, card_ids):
+    for member in member_of(session, Card.id, card_ids):
         query = (
             select(Card.id, Card.person_id, Card.status, Card.revoked_at, Person.household_id)
             .join(Person, Person.id == Card.person_id)
@@ -338,7 +310,7 @@ def cards_with_holders(session: Session, card_ids: Sequence[uuid.UUID]) -> dict[
 def escrow_for_units(session: Session, unit_ids: Sequence[uuid.UUID], cycles: Sequence[str]) -> list[Row]:
     """Escrowed entitlements of these persons and households in these cycles (published runs)."""
     rows: list[Row] = []
-    for member in _member_of(session, Entitlement.unit_id, unit_ids):
+    for member in member_of(session, Entitlement.unit_id, unit_ids):
         query = (
             select(
                 Escrow.id,
@@ -361,7 +333,7 @@ def escrow_for_units(session: Session, unit_ids: Sequence[uuid.UUID], cycles: Se
 def counted_totals(session: Session, escrow_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
     """Escrow id → quantity already counted against it."""
     out: dict[uuid.UUID, int] = {}
-    for member in _member_of(session, Redemption.escrow_id, escrow_ids):
+    for member in member_of(session, Redemption.escrow_id, escrow_ids):
         query = (
             select(Redemption.escrow_id, func.sum(Redemption.quantity))
             .where(member, Redemption.counted.is_(True))
@@ -544,7 +516,7 @@ def last_syncs(session: Session) -> list[Row]:
 def status_lists_of_cards(session: Session, card_ids: Sequence[uuid.UUID]) -> set[int]:
     """The status lists that hold these cards."""
     out: set[int] = set()
-    for chunk in _chunks(list(card_ids)):
+    for chunk in chunks(list(card_ids)):
         out.update(row[0] for row in session.execute(select(Card.status_list_id).where(Card.id.in_(chunk)).distinct()))
     return out
 
@@ -586,3 +558,32 @@ def syncs_of_person(session: Session, person_id: uuid.UUID) -> list[uuid.UUID]:
     """The syncs that brought in a person's hand-overs, in order."""
     query = select(Redemption.sync_id).where(Redemption.person_id == person_id).distinct().order_by(Redemption.sync_id)
     return [row[0] for row in session.execute(query)]
+
+
+def pending_settlements(session: Session, limit: int) -> list[Row]:
+    """Counted cash hand-overs waiting for their ledger transfer: event, programme, unit, point, value."""
+    query = (
+        select(
+            Redemption.event_id,
+            Redemption.value,
+            Escrow.program_id,
+            Program.code.label("program_code"),
+            Entitlement.unit,
+            Entitlement.unit_id,
+            Point.code.label("point_code"),
+        )
+        .join(Escrow, Escrow.id == Redemption.escrow_id)
+        .join(Entitlement, Entitlement.id == Escrow.entitlement_id)
+        .join(Program, Program.id == Escrow.program_id)
+        .join(Point, Point.id == Redemption.point_id)
+        .where(Redemption.settlement == "pending")
+        .order_by(Redemption.received_at, Redemption.event_id)
+        .limit(limit)
+    )
+    return list(session.execute(query))
+
+
+def mark_settled(session: Session, event_ids: Sequence[uuid.UUID]) -> None:
+    """The ledger holds these hand-overs' transfers: only the settlement column of a redemption ever moves."""
+    for chunk in chunks(list(event_ids)):
+        session.execute(update(Redemption).where(Redemption.event_id.in_(chunk)).values(settlement="settled"))

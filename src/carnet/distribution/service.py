@@ -749,3 +749,13 @@ def escrowed_cards(session: Session, *, point_code: str, cycle: str, limit: int)
     for escrow_id, card_id, _ in sorted(repo.escrow_cards(session, point_id=point.id, cycle=cycle)):
         firsts.setdefault(escrow_id, card_id)
     return [firsts[k] for k in sorted(firsts)[:limit]]
+
+
+def pending_settlements(session: Session, *, limit: int = 8000) -> list[Any]:
+    """Counted cash hand-overs whose wallet transfer is not yet in the ledger, oldest first."""
+    return repo.pending_settlements(session, limit)
+
+
+def mark_settled(session: Session, event_ids: Sequence[uuid.UUID]) -> None:
+    """Record that the ledger holds the transfers of these hand-overs."""
+    repo.mark_settled(session, event_ids)

@@ -51,10 +51,7 @@ def create_with_card_and_pin(
 
     A wrong PIN, an unknown, revoked or forged card all answer the same 401, in about the same time.
     """
-    card = _active_card(session, credential, policy, now)
-    # A PIN hash is checked even when the card is not valid, so timing does not tell the two apart.
-    if not pin_matches(card.pin_hash if card else _dummy_pin_hash(policy.pin_memory_kib), pin) or card is None:
-        raise Unauthenticated("the card or the PIN was not accepted", code="bad_card_or_pin")
+    card = card_with_pin(session, credential=credential, pin=pin, policy=policy, now=now)
     user = access.create_user(
         session, username=account.username, password=account.password, display_name=account.display_name,
         role=Role.CITIZEN.value, person_id=card.person_id, created_via="self_card_pin", now=now,
@@ -85,6 +82,16 @@ def create_at_office(
     )  # fmt: skip
     _audit(session, actor=actor, user=user, now=now)
     return user
+
+
+def card_with_pin(session: Session, *, credential: str, pin: str, policy: cards.CardPolicy, now: datetime) -> Card:
+    """The active card whose QR text this is, if the PIN is its own; one 401 for every other case (throttled by
+    the caller). Used wherever a card and its PIN prove the holder: a citizen's own account, a payment."""
+    card = _active_card(session, credential, policy, now)
+    # A PIN hash is checked even when the card is not valid, so timing does not tell the two apart.
+    if not pin_matches(card.pin_hash if card else _dummy_pin_hash(policy.pin_memory_kib), pin) or card is None:
+        raise Unauthenticated("the card or the PIN was not accepted", code="bad_card_or_pin")
+    return card
 
 
 def _active_card(session: Session, credential: str, policy: cards.CardPolicy, now: datetime) -> Card | None:

@@ -172,6 +172,27 @@ def export_entitlements(
     return rows()
 
 
+def payable_entitlements(
+    session: Session, *, run_id: uuid.UUID, passphrase: str | None
+) -> tuple[EligibilityRun, Program, ProgramDefinition, Iterator[tuple[str, int]]]:
+    """A published cash run, its programme and definition, and (pseudonym, value) per entitlement in unit order.
+
+    What a disbursement pays: the wallet is named by the programme's pseudonym, never by the registry id.
+    """
+    run = get_run(session, run_id)
+    program = repo.program(session, run.program_id)
+    assert program is not None
+    definition = program_definition(session, program, run.program_version)
+    if run.status != "published":
+        raise Conflict(f"run {run_id} is {run.status}, not published", code="run_not_published")
+    if definition.benefit.kind != "cash":
+        raise Conflict(f"programme {program.code} gives goods, not cash", code="program_not_cash")
+    key = open_sector_key(session, program_id=program.id, passphrase=passphrase)
+    rows = ((unit_pseudonym(key, unit, unit_id), int(value))
+            for unit_id, unit, _region, _quantity, value in repo.stream_entitlements(session, run.id))  # fmt: skip
+    return run, program, definition, rows
+
+
 def program_definition(session: Session, program: Program, number: int | None = None) -> ProgramDefinition:
     """A programme's definition at a version (the current one by default)."""
     found = repo.version(session, program.id, number or program.version)

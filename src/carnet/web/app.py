@@ -29,6 +29,7 @@ from carnet.web.api import (
     distribution,
     households,
     imports,
+    ledger,
     me,
     persons,
     programs,
@@ -39,7 +40,7 @@ from carnet.web.security import SecurityHeaders, redact_access_log
 
 log = logging.getLogger("carnet.web")
 STATIC = Path(__file__).resolve().parent / "static"
-API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards, programs, distribution)
+API_MODULES = (auth, persons, households, imports, attributes, users, me, audit, cards, programs, distribution, ledger)
 
 
 def create_app(settings: Settings | None = None, session_factory: sessionmaker[Session] | None = None) -> FastAPI:

@@ -75,11 +75,12 @@ class World:
 
 
 def build(session: Session, tmp_path: Path, *, people: int = 240, exceptions: int = 2, quantity: str | None = None,
-          now: datetime = NOW, cycle: str = CYCLE) -> World:  # fmt: skip
+          now: datetime = NOW, cycle: str = CYCLE, cash: bool = False) -> World:  # fmt: skip
     """Import people, issue cards, publish the food box for the cycle, open two points and assign escrow.
 
     `quantity` replaces the programme's quantity (one box per household), e.g. `{per: member, amount: 1, cap: 3}`;
-    `now` and `cycle` move the whole story (a server on the real clock needs the current month).
+    `now` and `cycle` move the whole story (a server on the real clock needs the current month); `cash` makes
+    the box 15,000.00 VES into the wallet instead (the point hands over cash).
     """
     path = tmp_path / "people.csv"
     with path.open("w", newline="", encoding="utf-8") as handle:
@@ -93,6 +94,11 @@ def build(session: Session, tmp_path: Path, *, people: int = 240, exceptions: in
     text = (EXAMPLES / "food_box.yaml").read_text("utf-8")
     if quantity is not None:
         text = text.replace("quantity: {per: household, amount: 1}", f"quantity: {quantity}")
+    if cash:
+        text = text.replace(
+            "benefit: {kind: in_kind, item: food box, unit: box, unit_cost: 4500000, currency: VES}",
+            "benefit: {kind: cash, amount: 1500000, currency: VES}",
+        )
     definition = parse_definition(text, source="food_box")
     programs.apply_program(
         session, actor=ANA, definition=definition, passphrase=PASSPHRASE, now=now - timedelta(days=5)
