@@ -81,13 +81,15 @@ class Traffic:
         self._seen_pending: set[int] = set()
 
     def size(self) -> int:
-        """A random batch size: mostly small, some hundreds, now and then a few thousand."""
+        """A random batch size: mostly a handful, some tens, now and then hundreds or a couple of thousand."""
         r = self.rng.random()
-        if r < 0.55:
-            return self.rng.randint(1, 20)
-        if r < 0.9:
-            return self.rng.randint(21, 300)
-        return self.rng.randint(301, 2500)
+        if r < 0.52:
+            return self.rng.randint(1, 5)
+        if r < 0.87:
+            return self.rng.randint(6, 100)
+        if r < 0.97:
+            return self.rng.randint(101, 500)
+        return self.rng.randint(501, 2500)
 
     def batch(self, size: int) -> list[dict[str, Any]]:
         rng, out = self.rng, []
@@ -100,12 +102,12 @@ class Traffic:
                 out.append(move(FUND, wallet, rng.randint(50, 800)))  # disbursement
             elif r < 0.58:
                 out.append(move(wallet, MERCHANT, rng.randint(20, 600)))  # payment
-            elif r < 0.66:
+            elif r < 0.64:
                 timeout = 1 if rng.random() < 0.2 else 0
                 out.append(move(wallet, MERCHANT, rng.randint(20, 600), flags=["pending"], timeout=timeout))
-            elif r < 0.74:
+            elif r < 0.72:
                 out.append(move(MERCHANT, BANK, rng.randint(200, 2000)))  # settlement
-            elif r < 0.80:
+            elif r < 0.77:
                 out.append(move(wallet, other, rng.randint(10, 300)))
             elif r < 0.88:
                 if self.open_pending:
@@ -240,7 +242,7 @@ def bank_worker(url: str, index: int, seed: int, transfers: int, contested: list
             if unknown and (rng.random() < 0.4 or sent >= transfers):
                 retried, hidden = unknown.pop(0)
                 counts["resubmitted unknown batches"] += 1
-            room = service.MAX_BATCH - len(retried)
+            room = min(service.MAX_BATCH - len(retried), transfers - sent)
             fresh = traffic.batch(min(traffic.size(), room)) if sent < transfers else []
             sent += len(fresh)
             whole, hidden = retried + fresh, hidden + [None] * len(fresh)

@@ -35,6 +35,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import sessionmaker
 
 from carnet.db.session import make_engine
+from carnet.kit.errors import AppError
+from carnet.ledger import service
 from carnet.ledger.models import LedgerAccount
 from tests.conftest import PG_SKIP_REASON, create_postgres_database, drop_postgres_database, prepare_store
 from tests.integration.ledger import bank
@@ -166,10 +168,85 @@ def test_the_retry_rides_out_a_real_deadlock_and_nothing_else(backend, bank_url)
             thread.start()
         for thread in threads:
             thread.join(timeout=30)
-        assert sorted(done) == ["a", "b"] and counts == Counter({"40P01": 1})
+        assert sorted(done) == ["a", "b"] and counts == Counter({"40P01": 1}), (done, counts)
         # Any other database error is not retried.
         with pytest.raises(DBAPIError) as raised:
             bank.retrying(lambda: factory().execute(text("SELECT 1 / 0")), counts=counts)
         assert raised.value.orig.sqlstate == "22012" and counts == Counter({"40P01": 1})
+    finally:
+        engine.dispose()
+
+
+def wait_for_a_lock_wait(engine, answers: list, *, seconds: float = 20) -> None:
+    """Until another backend of this database waits for a lock (the second submission is blocked)."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                        "AND wait_event_type = 'Lock'")).scalar_one()  # fmt: skip
+            if waiting or answers:
+                return
+            conn.rollback()  # pg_stat_activity is read once per transaction
+            time.sleep(0.02)
+    raise AssertionError(f"the concurrent submission never waited for a lock: {answers}")
+
+
+def submit_in_thread(factory, batch, answers: list) -> threading.Thread:  # type: ignore[no-untyped-def]
+    def run() -> None:
+        try:
+            with factory() as session:
+                answers.append(service.create_transfers(session, batch, submitted_by="t", now=bank.now()).results)
+                session.commit()
+        except Exception as exc:  # the test reads it
+            answers.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("backend", BACKEND)
+def test_a_retry_racing_its_original_is_exists(backend, bank_url):
+    """The batch's own ids are read once its accounts are locked: the second of two is `exists`, not a crash."""
+    engine = make_engine(bank_url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    try:
+        transfer = bank.to_transfer(bank.move(bank.BANK, bank.WALLETS[5], 700))
+        answers: list = []
+        with factory() as first:
+            assert service.create_transfers(first, [transfer], submitted_by="t", now=bank.now()).results == ("ok",)
+            thread = submit_in_thread(factory, [transfer], answers)
+            wait_for_a_lock_wait(engine, answers)
+            first.commit()
+        thread.join(timeout=30)
+        assert answers == [("exists",)]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKEND)
+def test_one_id_on_other_accounts_at_the_same_moment_is_a_409_then_a_clear_code(backend, bank_url):
+    """Two batches with one id and no account in common share no lock: the second is told to submit again."""
+    engine = make_engine(bank_url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    try:
+        original = bank.move(bank.BANK, bank.WALLETS[6], 700)
+        other = {**original, "debit": bank.USD_BANK.id.int, "credit": bank.USD_WALLETS[3].id.int,
+                 "ledger": bank.USD}  # fmt: skip
+        answers: list = []
+        with factory() as first:
+            results = service.create_transfers(first, [bank.to_transfer(original)], submitted_by="t", now=bank.now())
+            assert results.results == ("ok",)
+            thread = submit_in_thread(factory, [bank.to_transfer(other)], answers)
+            wait_for_a_lock_wait(engine, answers)  # on the id's entry in the primary key, until the first commits
+            first.commit()
+        thread.join(timeout=30)
+        assert isinstance(answers[0], AppError) and (answers[0].code, answers[0].status) == (
+            "ledger_transfer_in_flight",
+            409,
+        )
+        again: list = []
+        submit_in_thread(factory, [bank.to_transfer(other)], again).join(timeout=30)
+        assert again == [("exists_with_different_debit_account_id",)]
     finally:
         engine.dispose()
