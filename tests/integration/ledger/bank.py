@@ -296,7 +296,7 @@ SELECT account, SUM(dp), SUM(dpo), SUM(cp), SUM(cpo) FROM (
 """)
 
 
-def _int(value: Any) -> int:
+def as_int(value: Any) -> int:
     return value.int if isinstance(value, uuid.UUID) else uuid.UUID(hex=str(value)).int
 
 
@@ -321,24 +321,25 @@ def check_invariants(engine: Engine, acknowledged: dict[int, dict[str, Any]]) ->
                                     "credits_posted FROM ledger_accounts")).all()  # fmt: skip
         stored = session.execute(text("SELECT id, debit_account_id, credit_account_id, amount, pending_id, flags "
                                       "FROM ledger_transfers")).all()  # fmt: skip
-        resolutions = {_int(p): (status, None if t is None else _int(t)) for p, status, t in session.execute(
+        resolutions = {as_int(p): (status, None if t is None else as_int(t)) for p, status, t in session.execute(
             text("SELECT pending_id, status, transfer_id FROM ledger_resolutions"))}  # fmt: skip
-        recomputed = {_int(a): tuple(int(x) for x in sums) for a, *sums in session.execute(_RECOMPUTE)}
-    accounts = {_int(r[0]): (_flags(r[2]), tuple(r[3:])) for r in rows}
+        recomputed = {as_int(a): tuple(int(x) for x in sums) for a, *sums in session.execute(_RECOMPUTE)}
+    accounts = {as_int(r[0]): (_flags(r[2]), tuple(r[3:])) for r in rows}
     for ledger in {r[1] for r in rows}:
         balance = sum(r[6] - r[4] for r in rows if r[1] == ledger)
         assert balance == 0, (ledger, balance)
     broken = [a for a, (flags, (dp, dpo, _, cpo)) in accounts.items()
               if "debits_must_not_exceed_credits" in flags and dp + dpo > cpo]  # fmt: skip
     assert not broken, f"floors broken on {len(broken)} accounts"
-    ids = [_int(row[0]) for row in stored]
+    ids = [as_int(row[0]) for row in stored]
     assert len(ids) == len(set(ids))
     missing, extra = set(acknowledged) - set(ids), set(ids) - set(acknowledged)
     assert not missing, f"{len(missing)} acknowledged transfers are not stored"
     assert not extra, f"{len(extra)} stored transfers were never acknowledged"
     for row in stored:
-        sent = acknowledged[_int(row[0])]
-        got = (_int(row[1]), _int(row[2]), row[3], None if row[4] is None else _int(row[4]), sorted(_flags(row[5])))
+        sent = acknowledged[as_int(row[0])]
+        pending_id = None if row[4] is None else as_int(row[4])
+        got = (as_int(row[1]), as_int(row[2]), row[3], pending_id, sorted(_flags(row[5])))
         assert got == (sent["debit"], sent["credit"], sent["amount"], sent["pending_id"], sorted(sent["flags"]))
     for account, (_, four) in accounts.items():
         assert recomputed.get(account, (0, 0, 0, 0)) == four, (f"{account:032x}", recomputed.get(account), four)
