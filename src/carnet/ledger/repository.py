@@ -87,6 +87,13 @@ def insert_transfers(session: Session, rows: list[dict[str, Any]]) -> None:
         session.execute(insert(LedgerTransfer.__table__), rows)
 
 
+def is_transfer_id_taken(error: Exception) -> bool:
+    """Whether a failed insert broke the primary key of ledger_transfers (an id applied at the same moment)."""
+    original = getattr(error, "orig", None)
+    constraint = getattr(getattr(original, "diag", None), "constraint_name", None)
+    return constraint == "pk_ledger_transfers" or "ledger_transfers.id" in str(original)
+
+
 def insert_resolutions(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store how pending transfers ended."""
     if rows:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from carnet.kit.errors import AppError, FieldError, NotFound, ValidationFailed
@@ -109,6 +110,20 @@ def _uuid(value: int | None) -> uuid.UUID | None:
     return None if value is None else uuid.UUID(int=value)
 
 
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, int) and 0 < value < 1 << 128
+
+
+def _stored(session: Session, ids: Iterable[int]) -> dict[int, Transfer]:
+    wanted = [uuid.UUID(int=i) for i in ids]
+    return {row.id.int: _transfer(row) for row in repo.transfers(session, wanted)} if wanted else {}
+
+
+def _lock(session: Session, ids: Iterable[int]) -> dict[int, Account]:
+    wanted = [uuid.UUID(int=a) for a in ids]
+    return {row.id.int: _account(row) for row in repo.lock_accounts(session, wanted)} if wanted else {}
+
+
 @dataclass(frozen=True)
 class BatchResult:
     """What one batch did: its id, a result code per transfer in input order, and how many were applied."""
@@ -130,13 +145,24 @@ def create_transfers(session: Session, transfers: Sequence[Transfer], *, submitt
     batch_id = uuid7()
     repo.take_write_lock(session, {"id": batch_id, "received_at": now, "submitted_by": submitted_by[:120],
                                    "transfers": len(transfers), "applied": 0})  # fmt: skip
-    wanted = {t.id for t in transfers if isinstance(t.id, int) and 0 < t.id < 1 << 128}
-    wanted |= {t.pending_id for t in transfers if isinstance(t.pending_id, int) and 0 < t.pending_id < 1 << 128}
-    stored = {row.id.int: _transfer(row) for row in repo.transfers(session, [uuid.UUID(int=i) for i in wanted])}
-    account_ids = {a for t in transfers for a in (t.debit_account_id, t.credit_account_id)
-                   if isinstance(a, int) and 0 < a < 1 << 128}  # fmt: skip
+    requested = {t.id for t in transfers if _valid_id(t.id)}
+    targets = {t.pending_id for t in transfers if _valid_id(t.pending_id)}
+    # The pending transfers that posts and voids name (rows never change): their accounts are locked with the
+    # batch's own, in one id order.
+    stored = _stored(session, targets)
+    account_ids = {a for t in transfers for a in (t.debit_account_id, t.credit_account_id) if _valid_id(a)}
     account_ids |= {a for t in stored.values() for a in (t.debit_account_id, t.credit_account_id) if a}
-    locked = {row.id.int: _account(row) for row in repo.lock_accounts(session, [uuid.UUID(int=a) for a in account_ids])}
+    locked = _lock(session, account_ids)
+    # Read the batch's own ids only once its accounts are locked: a concurrent batch that applied one of them
+    # (it locked the same accounts) has committed by now, so a retry racing its original is `exists`, never a
+    # second insert (PostgreSQL reads committed rows per statement; SQLite holds the write lock already).
+    stored.update(_stored(session, (requested | targets) - stored.keys()))
+    late = {a for t in stored.values() for a in (t.debit_account_id, t.credit_account_id) if a} - account_ids
+    if late:
+        # A stored transfer on accounts the batch did not name (a replay that differs, a pending transfer
+        # committed since the first read): locked now, out of the id order; a deadlock this may cause is
+        # PostgreSQL's to detect (40P01), and the whole batch is rolled back.
+        locked.update(_lock(session, late))
     pending_ids = [t.id for t in stored.values() if "pending" in t.flags]
     resolved = {r.pending_id.int: Resolution(r.pending_id.int, r.status, r.transfer_id.int if r.transfer_id else None,
                                              r.timestamp)
@@ -147,14 +173,22 @@ def create_transfers(session: Session, transfers: Sequence[Transfer], *, submitt
     resolved.update({r.pending_id: r for r in swept.resolutions})
     outcome = apply_transfers(transfers, accounts=locked, stored=stored, resolved=resolved, now=now)
     changed = {**swept.accounts, **outcome.accounts}
-    repo.insert_transfers(session, [
-        {"id": uuid.UUID(int=t.id), "debit_account_id": uuid.UUID(int=t.debit_account_id),  # type: ignore[arg-type]
-         "credit_account_id": uuid.UUID(int=t.credit_account_id), "amount": t.amount,  # type: ignore[arg-type]
-         "pending_id": _uuid(t.pending_id), "ledger": t.ledger, "code": t.code, "flags": sorted(t.flags),
-         "timeout": t.timeout, "reference": t.reference, "currency": t.currency, "timestamp": t.timestamp,
-         "batch_id": batch_id, "position": position}
-        for position, t in enumerate(outcome.transfers)
-    ])  # fmt: skip
+    try:
+        repo.insert_transfers(session, [
+            {"id": uuid.UUID(int=t.id), "debit_account_id": uuid.UUID(int=t.debit_account_id),  # type: ignore[arg-type]
+             "credit_account_id": uuid.UUID(int=t.credit_account_id), "amount": t.amount,  # type: ignore[arg-type]
+             "pending_id": _uuid(t.pending_id), "ledger": t.ledger, "code": t.code, "flags": sorted(t.flags),
+             "timeout": t.timeout, "reference": t.reference, "currency": t.currency, "timestamp": t.timestamp,
+             "batch_id": batch_id, "position": position}
+            for position, t in enumerate(outcome.transfers)
+        ])  # fmt: skip
+    except IntegrityError as exc:
+        if not repo.is_transfer_id_taken(exc):
+            raise
+        # Only a concurrent batch with one of these ids on wholly other accounts gets here (no shared lock).
+        raise AppError(message="a transfer of this batch was applied by another request at the same moment; "
+                       "submit the batch again to see its result", code="ledger_transfer_in_flight",
+                       status=409) from exc  # fmt: skip
     repo.insert_resolutions(session, [
         {"pending_id": uuid.UUID(int=r.pending_id), "status": r.status, "transfer_id": _uuid(r.transfer_id),
          "timestamp": r.timestamp} for r in (*swept.resolutions, *outcome.resolutions)
