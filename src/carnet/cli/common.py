@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import getpass
 import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -154,3 +155,8 @@ def progress_bar(description: str, *, total: int | None) -> Iterator[Callable[[i
             bar.update(task, completed=done, total=total_ or None)
 
         yield update
+
+
+def json_default(value: Any) -> Any:
+    """How the CLI's --json output writes what json cannot: ids as text, times in ISO 8601."""
+    return str(value) if isinstance(value, uuid.UUID) else value.isoformat() if hasattr(value, "isoformat") else value

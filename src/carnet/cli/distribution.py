@@ -10,7 +10,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from carnet.cli.common import console, handle_errors, operator, settings, transaction
+from carnet.cli.common import console, handle_errors, json_default, operator, settings, transaction
 from carnet.distribution import service
 from carnet.kit.clock import utcnow
 from carnet.kit.csvsafe import SafeDictWriter, open_private
@@ -27,12 +27,8 @@ app.add_typer(escrow_app, name="escrow")
 CYCLE_HELP = "the cycle, YYYY-MM"
 
 
-def _default(value: Any) -> Any:
-    return str(value) if isinstance(value, uuid.UUID) else value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, default=_default, ensure_ascii=False))
+    typer.echo(json.dumps(value, default=json_default, ensure_ascii=False))
 
 
 def _programmes(values: list[str]) -> dict[str, int]:

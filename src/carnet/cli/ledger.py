@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 import typer
 from rich.table import Table
 
-from carnet.cli.common import console, handle_errors, operator, settings, transaction
+from carnet.cli.common import console, handle_errors, json_default, operator, settings, transaction
 from carnet.flows import wallets
 from carnet.kit.clock import utcnow
 from carnet.kit.csvsafe import SafeDictWriter, open_private
@@ -18,10 +17,6 @@ from carnet.kit.i18n import t
 from carnet.ledger import service
 
 app = typer.Typer(help="The wallet ledger: funds, wallets, transfers and statements.", no_args_is_help=True)
-
-
-def _default(value: Any) -> Any:
-    return str(value) if isinstance(value, uuid.UUID) else value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def _money(minor: int) -> str:
@@ -102,7 +97,7 @@ def balance(
                     else service.accounts_of_kind(session, kind))  # fmt: skip
         totals = service.ledger_totals(session)
     if as_json:
-        typer.echo(json.dumps({"accounts": accounts, "totals": totals}, default=_default))
+        typer.echo(json.dumps({"accounts": accounts, "totals": totals}, default=json_default))
         return
     table = Table(t("Account"), t("Holder"), t("Currency"), t("Balance"), t("Available"))
     for a in accounts:
@@ -136,9 +131,9 @@ def statement(
         with open_private(csv_path) as handle:
             writer = SafeDictWriter(handle, fieldnames=STATEMENT_COLUMNS)
             writer.writeheader()
-            writer.writerows({k: _default(v) for k, v in line.items()} for line in lines)
+            writer.writerows({k: json_default(v) for k, v in line.items()} for line in lines)
     if as_json:
-        typer.echo(json.dumps(lines, default=_default))
+        typer.echo(json.dumps(lines, default=json_default))
         return
     table = Table(t("When"), t("Amount"), t("Reference"), t("Balance"))
     for line in lines:

@@ -189,21 +189,26 @@ def create_transfers(session: Session, transfers: Sequence[Transfer], *, submitt
         raise AppError(message="a transfer of this batch was applied by another request at the same moment; "
                        "submit the batch again to see its result", code="ledger_transfer_in_flight",
                        status=409) from exc  # fmt: skip
-    repo.insert_resolutions(session, [
-        {"pending_id": uuid.UUID(int=r.pending_id), "status": r.status, "transfer_id": _uuid(r.transfer_id),
-         "timestamp": r.timestamp} for r in (*swept.resolutions, *outcome.resolutions)
-    ])  # fmt: skip
-    repo.set_totals(session, [
-        {"account_id": uuid.UUID(int=a.id), "debits_pending": a.debits_pending, "debits_posted": a.debits_posted,
-         "credits_pending": a.credits_pending, "credits_posted": a.credits_posted, "flags": sorted(a.flags)}
-        for a in changed.values()
-    ])  # fmt: skip
+    _write_back(session, (*swept.resolutions, *outcome.resolutions), changed.values())
     applied = sum(result == "ok" for result in outcome.results)
     repo.set_batch_applied(session, batch_id, applied)
     session.flush()
     ids = tuple(uuid.UUID(int=t.id) if isinstance(t.id, int) and 0 <= t.id < 1 << 128 else uuid.UUID(int=0)
                 for t in transfers)  # fmt: skip
     return BatchResult(batch_id=batch_id, results=outcome.results, applied=applied, transfer_ids=ids)
+
+
+def _write_back(session: Session, resolutions: Iterable[Resolution], changed: Iterable[Account]) -> None:
+    # What the rules decided, stored: how pending transfers ended, and the new totals of the accounts moved.
+    repo.insert_resolutions(session, [
+        {"pending_id": uuid.UUID(int=r.pending_id), "status": r.status, "transfer_id": _uuid(r.transfer_id),
+         "timestamp": r.timestamp} for r in resolutions
+    ])  # fmt: skip
+    repo.set_totals(session, [
+        {"account_id": uuid.UUID(int=a.id), "debits_pending": a.debits_pending, "debits_posted": a.debits_posted,
+         "credits_pending": a.credits_pending, "credits_posted": a.credits_posted, "flags": sorted(a.flags)}
+        for a in changed
+    ])  # fmt: skip
 
 
 def expire_pending(session: Session, *, now: datetime, limit: int = MAX_BATCH) -> int:
@@ -215,14 +220,7 @@ def expire_pending(session: Session, *, now: datetime, limit: int = MAX_BATCH) -
     ids = {a for t in due for a in (t.debit_account_id, t.credit_account_id)}
     locked = {row.id.int: _account(row) for row in repo.lock_accounts(session, [uuid.UUID(int=a) for a in ids])}
     swept = expire(due, accounts=locked, resolved={}, now=now)
-    repo.insert_resolutions(session, [{"pending_id": uuid.UUID(int=r.pending_id), "status": r.status,
-                                       "transfer_id": None, "timestamp": r.timestamp}
-                                      for r in swept.resolutions])  # fmt: skip
-    repo.set_totals(session, [
-        {"account_id": uuid.UUID(int=a.id), "debits_pending": a.debits_pending, "debits_posted": a.debits_posted,
-         "credits_pending": a.credits_pending, "credits_posted": a.credits_posted, "flags": sorted(a.flags)}
-        for a in swept.accounts.values()
-    ])  # fmt: skip
+    _write_back(session, swept.resolutions, swept.accounts.values())
     session.flush()
     return len(swept.resolutions)
 
